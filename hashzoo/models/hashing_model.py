@@ -1,0 +1,123 @@
+"""`HashingModel`: the contract every hashzoo method implements."""
+
+import numpy as np
+import keras
+
+from hashzoo import codes as codes_lib
+from hashzoo.layers.preprocessing import ImagePreprocessing, Preprocessing
+from hashzoo.utils.validation import check_bits, check_images, check_positive_int
+
+
+class HashingModel(keras.Model):
+    """Base class of every hashing method: images in, binary codes out.
+
+    A method subclasses it, builds its networks in `__init__`, implements
+    `hash_values(x, training)` (preprocessed images to the continuous code z,
+    float `[N, code_bits]`) and writes its own `train_step`. The base class
+    holds only what all methods share:
+
+    - `preprocess(images)`: the `Preprocessing` contract applied inside the
+      model, so callers always pass pixels in [0, 255] (`[N, H, W, 1 or 3]`).
+    - `call(images)` / `predict`: the continuous code z.
+    - `encode(images)`: int8 codes, +1 where z >= 0 and -1 elsewhere (never 0).
+    - `encode_packed(images)`: uint8 `[N, ceil(code_bits / 8)]`, most
+      significant bit first, ready for `hashzoo.index.HammingIndex` or faiss.
+    - `get_config` with `code_bits` and `preprocessing`; subclasses chain it.
+
+    Args:
+        code_bits: int >= 1, the code length.
+        preprocessing: a `hashzoo.layers.Preprocessing` or its dict.
+        **kwargs: passed to `keras.Model` (`name`, `dtype`, ...).
+
+    Example:
+
+    >>> import numpy as np, keras
+    >>> class RandomProjectionHasher(HashingModel):
+    ...     def __init__(self, code_bits, **kwargs):
+    ...         super().__init__(code_bits, **kwargs)
+    ...         self.flatten = keras.layers.Flatten()
+    ...         self.dense = keras.layers.Dense(code_bits)
+    ...     def hash_values(self, x, training=False):
+    ...         return self.dense(self.flatten(x))
+    >>> model = RandomProjectionHasher(12, preprocessing={"image_size": (8, 8), "channels": 1})
+    >>> images = np.random.default_rng(0).integers(0, 256, (5, 8, 8, 1)).astype("uint8")
+    >>> model.encode(images).shape, model.encode_packed(images).shape
+    ((5, 12), (5, 2))
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "hash_values" not in cls.__dict__ and not any(
+            "hash_values" in base.__dict__ for base in cls.__mro__[1:] if base is not HashingModel
+        ):
+            raise TypeError(
+                f"{cls.__name__} subclasses HashingModel but does not define "
+                "`hash_values(self, x, training=False)`, which maps preprocessed "
+                "images to the continuous code."
+            )
+
+    def __init__(self, code_bits, preprocessing=None, **kwargs):
+        super().__init__(**kwargs)
+        self.code_bits = check_bits(code_bits)
+        self.preprocessing = Preprocessing.from_dict(preprocessing or {})
+        self.preprocessor = ImagePreprocessing(self.preprocessing, name="preprocessor")
+
+    # -- image to code ---------------------------------------------------------
+
+    def preprocess(self, images):
+        """Applies the preprocessing contract: [0, 255] pixels to network input."""
+        return self.preprocessor(images)
+
+    def call(self, images, training=False):
+        return self.hash_values(self.preprocess(images), training=training)
+
+    def encode(self, images, batch_size=256, verbose=0):
+        """Binary codes of `images`: int8 `[N, code_bits]`, +1 where z >= 0, else -1.
+
+        Args:
+            images: `[N, H, W, C]` uint8 or float pixels in [0, 255], C = 1 or
+                3; other sizes are resized by the preprocessing contract.
+            batch_size: images per forward pass.
+            verbose: Keras progress bar (0 silent, 1 bar).
+        """
+        images = check_images(images)
+        batch_size = check_positive_int(batch_size, "batch_size")
+        values = self.predict(images.astype(np.float32, copy=False), batch_size=batch_size, verbose=verbose)
+        if values.shape != (len(images), self.code_bits):
+            raise RuntimeError(
+                f"{type(self).__name__}.hash_values returned shape {values.shape}, "
+                f"expected {(len(images), self.code_bits)}."
+            )
+        return codes_lib.binarize(values)
+
+    def encode_packed(self, images, batch_size=256, verbose=0):
+        """Packed codes of `images`: uint8 `[N, ceil(code_bits / 8)]` (see `encode`)."""
+        return codes_lib.pack_codes(self.encode(images, batch_size=batch_size, verbose=verbose))
+
+    # -- serialization ---------------------------------------------------------
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            "code_bits": self.code_bits,
+            "preprocessing": self.preprocessing.to_dict(),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if "dtype" in config and isinstance(config["dtype"], dict):
+            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
+        return cls(**config)
+
+    def build(self, input_shape=None):
+        """Builds every network by tracing one batch of the contract's shape."""
+        shape = (1, *self.preprocessing.input_shape) if input_shape is None else tuple(input_shape)
+        # Trace the networks directly: going through `self(...)` would re-enter build.
+        self.hash_values(self.preprocess(keras.ops.zeros((1, *shape[1:]))))
+        self.built = True
+
+
+__all__ = ["HashingModel"]
