@@ -37,10 +37,53 @@ def replica_seed(seed_generator):
     reproducible) and folds in the replica id (so replicas draw different
     noise). Use it with `tf.random.stateless_*`.
     """
-    seed = tf.cast(seed_generator.next(), tf.int32)
+    return fold_replica(step_seed(seed_generator))
+
+
+def step_seed(seed_generator):
+    """The next seed of a `SeedGenerator`, the same on every replica (int32 `[2]`).
+
+    Pair it with `replica_normal` / `replica_uniform_int`, which draw the
+    global batch and slice this replica's rows. For draws that are local to a
+    replica (in-batch shuffles), use `replica_seed` instead.
+    """
+    return tf.cast(seed_generator.next(), tf.int32)
+
+
+def fold_replica(seed):
+    """`seed` with the replica id folded in, for draws local to one replica."""
     return tf.random.experimental.stateless_fold_in(seed, replica_id())
 
 
 def split_seed(seed, count):
     """`count` independent int32 `[2]` seeds derived from one seed."""
     return tf.unstack(tf.random.experimental.stateless_split(seed, num=count))
+
+
+def _replica_rows(draw, local_shape, seed):
+    local_shape = tf.cast(tf.convert_to_tensor(local_shape), tf.int32)
+    local_rows = local_shape[0]
+    full = draw(tf.concat([[local_rows * num_replicas()], local_shape[1:]], 0), seed)
+    start = replica_id() * local_rows
+    return full[start : start + local_rows]
+
+
+def replica_normal(local_shape, seed, dtype=tf.float32):
+    """Standard normal noise for this replica's rows of the global batch.
+
+    Draws the whole global batch (`num_replicas * local_shape[0]` rows) from
+    one stateless seed and returns this replica's slice. Replicas therefore
+    get different noise, and a step on N replicas draws exactly the noise one
+    device would draw for the same global batch, so the two take the same
+    step. `local_shape[0]` is the per-replica batch size (a tensor is fine).
+    """
+    return _replica_rows(lambda shape, s: tf.random.stateless_normal(shape, s, dtype=dtype), local_shape, seed)
+
+
+def replica_uniform_int(local_shape, seed, minval, maxval):
+    """Uniform int32 in [minval, maxval) for this replica's rows (see `replica_normal`)."""
+    return _replica_rows(
+        lambda shape, s: tf.random.stateless_uniform(shape, s, minval=minval, maxval=maxval, dtype=tf.int32),
+        local_shape,
+        seed,
+    )

@@ -11,7 +11,8 @@ from hashzoo.utils.validation import check_bits, check_images, check_positive_in
 class HashingModel(keras.Model):
     """Base class of every hashing method: images in, binary codes out.
 
-    A method subclasses it, builds its networks in `__init__`, implements
+    A method subclasses it, builds its networks in `__init__` and ends it with
+    `self.build()` (so every variable exists before weights load), implements
     `hash_values(x, training)` (preprocessed images to the continuous code z,
     float `[N, code_bits]`) and writes its own `train_step`. The base class
     holds only what all methods share:

@@ -96,3 +96,15 @@ def check_choice(value, name, allowed):
     if value not in allowed:
         raise ValueError(f"`{name}` must be one of {sorted(allowed)}, got {value!r}.")
     return value
+
+
+def check_non_negative_int(value, name):
+    """Returns `value` as an int, or raises if it is not an integer >= 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(
+            f"`{name}` must be a non-negative integer, got {value!r} "
+            f"(type {type(value).__name__})."
+        )
+    if value < 0:
+        raise ValueError(f"`{name}` must be a non-negative integer (>= 0), got {value}.")
+    return int(value)

@@ -1,0 +1,16 @@
+"""Losses shared by hashing methods (keras.ops; scalar means over the batch).
+
+Example:
+
+>>> import numpy as np
+>>> from hashzoo import losses
+>>> u = np.array([[1.0, -1.0]], "float32")
+>>> float(losses.triplet_hash_loss(u, u, -u, margin=2.0))
+0.0
+>>> float(losses.quantization_loss(np.array([[0.5, -1.0]], "float32")))
+0.25
+"""
+
+from hashzoo.losses.hashing import quantization_loss, squared_distance, triplet_hash_loss
+
+__all__ = ["quantization_loss", "squared_distance", "triplet_hash_loss"]

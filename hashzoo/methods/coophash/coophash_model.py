@@ -1,0 +1,343 @@
+"""CoopHash: cooperative learning of a multipurpose descriptor and a pair generator.
+
+Doan, Xie, Zhu, Zhao, Li, "CoopHash: Cooperative Learning of Multipurpose
+Descriptor and Contrastive Pair Generator via Variational MCMC Teaching for
+Supervised Image Hashing", arXiv 2210.04288. No public code exists; the
+spec (`shared/specs/coophash.md`) tags what follows the paper, the parent
+algorithm (CoopVAEBM) and hashzoo's choices. `docs/coophash.md` summarises.
+"""
+
+import keras
+import tensorflow as tf
+
+from hashzoo import distribute, losses
+from hashzoo.models import HashingModel
+from hashzoo.methods.coophash.descriptor import Descriptor
+from hashzoo.methods.coophash.generator import PairGenerator
+from hashzoo.methods.coophash.langevin import LangevinSampler
+from hashzoo.methods.coophash.pairs import dissimilar_labels, in_batch_triplets
+from hashzoo.utils.validation import check_choice, check_positive_int
+
+PAIR_SOURCES = ("generator", "real")
+
+TRACKERS = (
+    "loss", "ebm_loss", "hash_loss", "class_loss", "quantization_loss", "vae_loss", "kl",
+    "energy_real", "energy_revised", "energy_gap", "revision",
+)
+
+
+@keras.saving.register_keras_serializable(package="hashzoo")
+class CoopHash(HashingModel):
+    """Supervised hashing with an energy-based descriptor and a pair generator.
+
+    Each step (spec §7): draw a same-label and a different-label proposal per
+    real anchor from the generator, revise both with Langevin dynamics on the
+    descriptor's energy, update the descriptor (contrastive divergence +
+    triplet hashing + quantization + classification), then update the
+    generator and inference head as a VAE on the revised images.
+
+    Args:
+        code_bits: int K.
+        num_classes: int C >= 2.
+        multi_label: bool; labels are multi-hot `[B, C]` when True, class ids
+            `[B]` otherwise.
+        latent_dim: int d.
+        width: float filter multiplier of both networks.
+        langevin_steps, langevin_step_size, langevin_reference_std: T, delta, s.
+        langevin_noise: bool, add noise in the Langevin steps (parent: off).
+        clip_revised: bool, clip revised images to [-1, 1].
+        margin: triplet margin in squared code distance; None means K / 2.
+        hash_weight, class_weight, synthetic_class_weight, quantization_weight,
+            energy_weight, kl_weight: loss weights (lambda_H, lambda_C,
+            lambda_Cs, lambda_Q, lambda_E, lambda_KL).
+        vae_trains_trunk: bool, let the VAE step update the shared trunk.
+        pair_source: `"generator"` (revised proposals, the method) or
+            `"real"` (in-batch real triplets; the ablation without generator
+            pairs).
+        real_triplet_weight: weight of in-batch real-real triplets added to
+            the generator triplets (spec: optional, off by default).
+        seed: int, seeds initializers and the noise stream.
+        preprocessing: the input contract (default 32x32 RGB in [-1, 1]).
+
+    Example:
+
+    >>> import numpy as np
+    >>> model = CoopHash(code_bits=16, num_classes=10, latent_dim=8, width=0.25,
+    ...                  preprocessing={"image_size": (8, 8), "channels": 1})
+    >>> model.compile()
+    >>> images = np.random.default_rng(0).integers(0, 256, (8, 8, 8, 1)).astype("uint8")
+    >>> history = model.fit(images, np.arange(8) % 10, batch_size=8, epochs=1, verbose=0)
+    >>> model.encode(images).shape
+    (8, 16)
+    """
+
+    def __init__(
+        self,
+        code_bits,
+        num_classes,
+        multi_label=False,
+        latent_dim=100,
+        width=1.0,
+        langevin_steps=15,
+        langevin_step_size=0.002,
+        langevin_reference_std=0.016,
+        langevin_noise=False,
+        clip_revised=True,
+        margin=None,
+        hash_weight=1.0,
+        class_weight=1.0,
+        synthetic_class_weight=0.0,
+        quantization_weight=0.05,
+        energy_weight=0.0,
+        kl_weight=2.0,
+        vae_trains_trunk=True,
+        pair_source="generator",
+        real_triplet_weight=0.0,
+        seed=0,
+        preprocessing=None,
+        **kwargs,
+    ):
+        preprocessing = preprocessing or {"image_size": (32, 32), "channels": 3, "mean": 127.5, "std": 127.5}
+        super().__init__(code_bits, preprocessing=preprocessing, **kwargs)
+        self.num_classes = check_positive_int(num_classes, "num_classes")
+        if self.num_classes < 2:
+            raise ValueError(f"CoopHash needs num_classes >= 2 to draw dissimilar pairs, got {num_classes}.")
+        self.multi_label = bool(multi_label)
+        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
+        self.width = float(width)
+        self.langevin_steps = int(langevin_steps)
+        self.langevin_step_size = float(langevin_step_size)
+        self.langevin_reference_std = float(langevin_reference_std)
+        self.langevin_noise = bool(langevin_noise)
+        self.clip_revised = bool(clip_revised)
+        self.margin = None if margin is None else float(margin)
+        self.hash_weight = float(hash_weight)
+        self.class_weight = float(class_weight)
+        self.synthetic_class_weight = float(synthetic_class_weight)
+        self.quantization_weight = float(quantization_weight)
+        self.energy_weight = float(energy_weight)
+        self.kl_weight = float(kl_weight)
+        self.vae_trains_trunk = bool(vae_trains_trunk)
+        self.pair_source = check_choice(pair_source, "pair_source", PAIR_SOURCES)
+        self.real_triplet_weight = float(real_triplet_weight)
+        self.seed = int(seed)
+
+        # === Networks ===
+        image_shape = self.preprocessing.input_shape
+        self.descriptor = Descriptor(
+            image_shape, self.num_classes, self.code_bits, self.latent_dim, self.width, seed=self.seed, name="descriptor"
+        )
+        self.generator = PairGenerator(
+            image_shape, self.num_classes, self.latent_dim, self.width, seed=self.seed + 100, name="generator"
+        )
+        self.langevin = LangevinSampler(
+            self.descriptor.energy,
+            self.langevin_steps,
+            self.langevin_step_size,
+            self.langevin_reference_std,
+            noise=self.langevin_noise,
+            clip=self.clip_revised,
+        )
+
+        # === Noise stream and trackers ===
+        self.seed_generator = keras.random.SeedGenerator(self.seed, name="noise_seed")
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in TRACKERS}
+        self.build()
+
+    # -- HashingModel ---------------------------------------------------------
+
+    def hash_values(self, x, training=False):
+        return self.descriptor.hash_head(self.descriptor.features(x, training=training))
+
+    @property
+    def effective_margin(self):
+        return self.code_bits / 2.0 if self.margin is None else self.margin
+
+    # -- compile ----------------------------------------------------------------
+
+    def compile(self, descriptor_optimizer=None, generator_optimizer=None, **kwargs):
+        """Two Adam optimizers by default: descriptor lr 1e-4 and VAE lr 2e-4, beta_1 = 0.5."""
+        descriptor_optimizer = descriptor_optimizer or keras.optimizers.Adam(1e-4, beta_1=0.5)
+        generator_optimizer = generator_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        super().compile(optimizer=descriptor_optimizer, **kwargs)
+        self.generator_optimizer = generator_optimizer
+        # Built now on their own variable sets, so each holds only its slots
+        # and both exist before weights (and optimizer states) are loaded.
+        self.optimizer.build(self.descriptor.descriptor_variables)
+        self.generator_optimizer.build(self.vae_variables)
+
+    def get_compile_config(self):
+        return {
+            "descriptor_optimizer": keras.optimizers.serialize(self.optimizer),
+            "generator_optimizer": keras.optimizers.serialize(self.generator_optimizer),
+        }
+
+    def compile_from_config(self, config):
+        self.compile(
+            descriptor_optimizer=keras.optimizers.deserialize(config["descriptor_optimizer"]),
+            generator_optimizer=keras.optimizers.deserialize(config["generator_optimizer"]),
+        )
+
+    @property
+    def vae_variables(self):
+        variables = self.generator.trainable_variables + self.descriptor.inference_head.trainable_variables
+        if self.vae_trains_trunk:
+            variables += self.descriptor.trunk.trainable_variables
+        return variables
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    # -- training -----------------------------------------------------------------
+
+    def label_vectors(self, labels):
+        """Class ids `[B]` to one-hot, or multi-hot `[B, C]` to float32."""
+        if self.multi_label:
+            return tf.cast(labels, tf.float32)
+        return tf.one_hot(tf.cast(tf.reshape(labels, [-1]), tf.int32), self.num_classes)
+
+    def class_loss(self, logits, label_vectors):
+        if self.multi_label:
+            per_item = tf.reduce_sum(
+                tf.nn.sigmoid_cross_entropy_with_logits(labels=label_vectors, logits=logits), axis=-1
+            )
+        else:
+            per_item = tf.nn.softmax_cross_entropy_with_logits(labels=label_vectors, logits=logits)
+        return tf.reduce_mean(per_item)
+
+    def propose(self, labels, y, seed):
+        """Interleaved proposals: rows 2i and 2i+1 are anchor i's positive and negative.
+
+        Interleaving keeps each anchor's rows together, so the replica slices
+        of the global noise line up with one device's rows.
+        """
+        label_seed, z_seed = distribute.split_seed(seed, 2)
+        y_negative = dissimilar_labels(labels, self.num_classes, label_seed, self.multi_label)
+        y_pairs = tf.reshape(tf.stack([y, y_negative], axis=1), [-1, self.num_classes])
+        batch = tf.shape(y)[0]
+        z = distribute.replica_normal(tf.stack([batch, 2, self.latent_dim]), z_seed)
+        z = tf.reshape(z, [-1, self.latent_dim])
+        return self.generator([z, y_pairs], training=True), y_pairs
+
+    def train_step(self, data):
+        images, labels = data[0], data[1]
+        x = self.preprocess(images)
+        y = self.label_vectors(labels)
+        pair_seed, langevin_seed, triplet_seed, vae_seed = distribute.split_seed(
+            distribute.step_seed(self.seed_generator), 4
+        )
+
+        # 1-3: propose pairs and revise them with Langevin dynamics.
+        proposals, y_pairs = self.propose(labels, y, pair_seed)
+        revised = self.langevin.revise(proposals, y_pairs, langevin_seed)
+        revision = tf.reduce_mean(tf.abs(revised - proposals))
+
+        # 4: descriptor step.
+        with tf.GradientTape() as tape:
+            phi_real = self.descriptor.features(x, training=True)
+            phi_revised = self.descriptor.features(revised, training=True)
+            energy_real = self.descriptor.density_head(phi_real, y)
+            energy_revised = self.descriptor.density_head(phi_revised, y_pairs)
+            ebm_loss = tf.reduce_mean(energy_revised) - tf.reduce_mean(energy_real)
+            u_real = self.descriptor.hash_head(phi_real)
+            hash_loss = self.hashing_loss(u_real, self.descriptor.hash_head(phi_revised), y, triplet_seed)
+            quantization = losses.quantization_loss(u_real)
+            class_loss = self.class_loss(self.descriptor.class_head(phi_real), y)
+            descriptor_loss = (
+                ebm_loss
+                + self.hash_weight * hash_loss
+                + self.class_weight * class_loss
+                + self.quantization_weight * quantization
+            )
+            if self.synthetic_class_weight:
+                descriptor_loss += self.synthetic_class_weight * self.class_loss(
+                    self.descriptor.class_head(phi_revised), y_pairs
+                )
+            if self.energy_weight:
+                descriptor_loss += self.energy_weight * (
+                    tf.reduce_mean(tf.square(energy_real)) + tf.reduce_mean(tf.square(energy_revised))
+                )
+            scaled = distribute.scale_loss(descriptor_loss)
+        variables = self.descriptor.descriptor_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+
+        # 5: VAE step on the revised images with the updated descriptor.
+        with tf.GradientTape() as tape:
+            phi = self.descriptor.features(revised, training=True)
+            if not self.vae_trains_trunk:
+                phi = tf.stop_gradient(phi)
+            mu, log_std = self.descriptor.latent(phi)
+            epsilon = distribute.replica_normal(tf.shape(mu), vae_seed)
+            reconstruction = self.generator([mu + tf.exp(log_std) * epsilon, y_pairs], training=True)
+            squared_error = tf.reduce_sum(tf.square(revised - reconstruction), axis=[1, 2, 3])
+            kl = -0.5 * tf.reduce_sum(1.0 + 2.0 * log_std - tf.square(mu) - tf.exp(2.0 * log_std), axis=-1)
+            vae_loss = tf.reduce_mean(squared_error + self.kl_weight * kl)
+            scaled = distribute.scale_loss(vae_loss)
+        variables = self.vae_variables
+        self.generator_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+
+        # 6: trackers only.
+        mean_real, mean_revised = tf.reduce_mean(energy_real), tf.reduce_mean(energy_revised)
+        values = {
+            "loss": descriptor_loss, "ebm_loss": ebm_loss, "hash_loss": hash_loss, "class_loss": class_loss,
+            "quantization_loss": quantization, "vae_loss": vae_loss, "kl": tf.reduce_mean(kl),
+            "energy_real": mean_real, "energy_revised": mean_revised, "energy_gap": mean_real - mean_revised,
+            "revision": revision,
+        }
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def hashing_loss(self, u_real, u_revised, y, seed):
+        """Triplet loss on real anchors (spec §6).
+
+        With generator pairs, positives and negatives are the revised rows
+        2i and 2i+1, plus `real_triplet_weight` times in-batch real triplets
+        (the spec's optional real-real term); with real pairs, only the
+        in-batch real triplets.
+        """
+        if self.pair_source == "real":
+            return self.real_triplet_loss(u_real, y, seed)
+        loss = losses.triplet_hash_loss(u_real, u_revised[0::2], u_revised[1::2], self.effective_margin)
+        if self.real_triplet_weight:
+            loss += self.real_triplet_weight * self.real_triplet_loss(u_real, y, seed)
+        return loss
+
+    def real_triplet_loss(self, u_real, y, seed):
+        """Triplets of in-batch real items; rows with no negative count as 0."""
+        positive, negative, has_negative = in_batch_triplets(y, distribute.fold_replica(seed))
+        per_item = tf.nn.relu(
+            self.effective_margin
+            + losses.squared_distance(u_real, tf.gather(u_real, positive))
+            - losses.squared_distance(u_real, tf.gather(u_real, negative))
+        )
+        return tf.reduce_mean(per_item * tf.cast(has_negative, per_item.dtype))
+
+    # -- serialization --------------------------------------------------------------
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_classes=self.num_classes,
+            multi_label=self.multi_label,
+            latent_dim=self.latent_dim,
+            width=self.width,
+            langevin_steps=self.langevin_steps,
+            langevin_step_size=self.langevin_step_size,
+            langevin_reference_std=self.langevin_reference_std,
+            langevin_noise=self.langevin_noise,
+            clip_revised=self.clip_revised,
+            margin=self.margin,
+            hash_weight=self.hash_weight,
+            class_weight=self.class_weight,
+            synthetic_class_weight=self.synthetic_class_weight,
+            quantization_weight=self.quantization_weight,
+            energy_weight=self.energy_weight,
+            kl_weight=self.kl_weight,
+            vae_trains_trunk=self.vae_trains_trunk,
+            pair_source=self.pair_source,
+            real_triplet_weight=self.real_triplet_weight,
+            seed=self.seed,
+        )
+        return config

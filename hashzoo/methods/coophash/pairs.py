@@ -1,0 +1,55 @@
+"""Label sampling for contrastive pairs (CoopHash spec §7, step 2)."""
+
+import tensorflow as tf
+
+from hashzoo import distribute
+
+
+def dissimilar_labels(labels, num_classes, seed, multi_label, shuffles=8):
+    """A label vector per row that shares no label with that row's label.
+
+    Single-label (`labels` int `[B]`): `(y + randint(1, C)) mod C`, returned
+    one-hot. Multi-label (`labels` multi-hot `[B, C]`): the first row of a
+    few random in-batch shuffles with zero overlap; rows without one get a
+    single random class absent from the anchor (hashzoo's stand-in for the
+    spec's "table of training labels"), or no label when every class is on.
+    Returns float32 `[B, C]`.
+    """
+    if not multi_label:
+        offset = distribute.replica_uniform_int(tf.shape(labels)[:1], seed, 1, num_classes)
+        negative = (tf.cast(labels, tf.int32) + offset) % num_classes
+        return tf.one_hot(negative, num_classes)
+
+    labels = tf.cast(labels, tf.float32)
+    batch = tf.shape(labels)[0]
+    shuffle_seed, fallback_seed = distribute.split_seed(distribute.fold_replica(seed), 2)
+    keys = tf.random.stateless_uniform(tf.stack([shuffles, batch]), shuffle_seed)
+    candidates = tf.gather(labels, tf.argsort(keys, axis=1))  # [P, B, C]
+    valid = tf.reduce_sum(candidates * labels[None], axis=-1) == 0  # [P, B]
+    valid &= tf.reduce_sum(candidates, axis=-1) > 0
+    first = tf.argmax(tf.cast(valid, tf.int32), axis=0)  # [B]
+    chosen = tf.gather(tf.transpose(candidates, [1, 0, 2]), first, batch_dims=1)
+    absent_logits = tf.where(labels > 0, -1e9, 0.0)
+    noise = -tf.math.log(-tf.math.log(tf.random.stateless_uniform(tf.shape(labels), fallback_seed, 1e-6, 1.0)))
+    fallback = tf.one_hot(tf.argmax(absent_logits + noise, axis=-1), tf.shape(labels)[1])
+    fallback *= tf.cast(tf.reduce_any(labels <= 0, axis=-1, keepdims=True), tf.float32)
+    return tf.where(tf.reduce_any(valid, axis=0)[:, None], chosen, fallback)
+
+
+def in_batch_triplets(labels, seed):
+    """Indices of a random same-label positive and different-label negative per row.
+
+    Used by the "real" pair source (ablation without generator pairs).
+    Returns `(positive, negative, has_negative)`; a row with no other
+    same-label item uses itself as the positive.
+    """
+    labels = tf.cast(labels, tf.float32)
+    similar = tf.matmul(labels, labels, transpose_b=True) > 0
+    batch = tf.shape(labels)[0]
+    eye = tf.eye(batch, dtype=tf.bool)
+    scores = tf.random.stateless_uniform(tf.stack([batch, batch]), seed)
+    positive_mask = similar & ~eye
+    positive = tf.argmax(tf.where(positive_mask, scores, -1.0), axis=1)
+    positive = tf.where(tf.reduce_any(positive_mask, axis=1), positive, tf.range(batch, dtype=tf.int64))
+    negative = tf.argmax(tf.where(~similar, scores, -1.0), axis=1)
+    return positive, negative, tf.reduce_any(~similar, axis=1)

@@ -1,0 +1,81 @@
+"""Training configurations: plain data that `tools/train.py` runs.
+
+A zoo config (`zoo_configs/<method>_<dataset>.py`) defines
+`get_config(variant="default") -> TrainConfig`; every config has a `smoke`
+variant that trains in about a minute on a CPU (big_vision's `runlocal`).
+"""
+
+import dataclasses
+import importlib.util
+import pathlib
+
+from hashzoo.utils.validation import check_positive_int
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs besides the data.
+
+    Args:
+        method: registered method name (`hashzoo.methods.list_models()`).
+        data: default data source for `hashzoo.data.load` (`--data` overrides).
+        protocol: protocol id whose train split is trained on and whose
+            query/database split is evaluated.
+        bits: code length.
+        epochs: training epochs.
+        batch_size: global batch size.
+        model: keyword arguments of the method's constructor (besides
+            `code_bits`, which comes from `bits`, and the label count, which
+            comes from the data).
+        optimizers: `compile` argument name -> Keras optimizer config
+            (`{"class_name": "Adam", "config": {...}}`).
+        seed: training seed (initializers, noise, data order).
+        description: one line for model cards.
+    """
+
+    method: str
+    data: str
+    protocol: str
+    bits: int
+    epochs: int
+    batch_size: int
+    model: dict = dataclasses.field(default_factory=dict)
+    optimizers: dict = dataclasses.field(default_factory=dict)
+    seed: int = 0
+    description: str = ""
+
+    def __post_init__(self):
+        check_positive_int(self.bits, "bits")
+        check_positive_int(self.epochs, "epochs")
+        check_positive_int(self.batch_size, "batch_size")
+
+    def replace(self, **changes):
+        """A copy with some fields changed (`None` values are ignored)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def load_config(spec):
+    """Loads `path/to/config.py[:variant]` or `name[:variant]` from `zoo_configs/`.
+
+    Returns the `TrainConfig` of that file's `get_config(variant)`.
+    """
+    path_text, _, variant = str(spec).partition(":")
+    path = pathlib.Path(path_text)
+    if path.suffix != ".py":
+        path = pathlib.Path(__file__).resolve().parents[2] / "zoo_configs" / f"{path_text}.py"
+    if not path.is_file():
+        available = sorted(p.stem for p in (pathlib.Path(__file__).resolve().parents[2] / "zoo_configs").glob("*_*.py"))
+        raise ValueError(
+            f"no config file for {spec!r} (looked at {path}); give a path to a .py file "
+            f"or one of {available}, optionally with ':variant' (e.g. ':smoke')."
+        )
+    module_spec = importlib.util.spec_from_file_location(f"zoo_config_{path.stem}", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    config = module.get_config(variant or "default")
+    if not isinstance(config, TrainConfig):
+        raise ValueError(f"{path}: get_config() must return a TrainConfig, got {type(config).__name__}.")
+    return config

@@ -1,0 +1,57 @@
+"""Trains a hashzoo method from a zoo config and writes a preset folder.
+
+    python tools/train.py --config coophash_digits --out runs/coophash-digits-32
+    python tools/train.py --config zoo_configs/coophash_cifar10.py:smoke --bits 16 --epochs 1 --out /tmp/x
+
+`--data` takes `digits`, `cifar10-subset`, a CIFAR-10 pickle folder,
+`tfds:<name>` or an image folder with one sub-folder per class. The output
+folder opens with `hashzoo.load(path)`. A killed run resumes from
+`<out>.backup/` when started again with the same command.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags  # noqa: E402
+
+flags.DEFINE_string("config", None, "zoo config: name in zoo_configs/ or path to a .py, optionally ':variant'.")
+flags.DEFINE_string("data", None, "data source (overrides the config's).")
+flags.DEFINE_string("protocol", None, "protocol id (overrides the config's).")
+flags.DEFINE_integer("bits", None, "code length (overrides the config's).")
+flags.DEFINE_integer("epochs", None, "epochs (overrides the config's).")
+flags.DEFINE_integer("batch_size", None, "global batch size (overrides the config's).")
+flags.DEFINE_integer("seed", None, "training seed (overrides the config's).")
+flags.DEFINE_enum("distribute", "none", ["none", "mirrored", "multiworker"], "tf.distribute strategy.")
+flags.DEFINE_string("out", None, "preset folder to write.")
+flags.DEFINE_bool("overwrite", False, "replace an existing --out folder.")
+flags.DEFINE_integer("verbose", 1, "Keras progress bar: 0 silent, 1 bar, 2 one line per epoch.")
+flags.mark_flags_as_required(["config", "out"])
+
+
+def main(argv):
+    del argv
+    from hashzoo import training
+
+    F = flags.FLAGS
+    config = training.load_config(F.config).replace(
+        protocol=F.protocol, bits=F.bits, epochs=F.epochs, batch_size=F.batch_size, seed=F.seed
+    )
+    command = "python " + " ".join(sys.argv)
+    try:
+        model, result = training.train(
+            config, F.out, data=F.data, strategy=F.distribute, verbose=F.verbose, overwrite=F.overwrite,
+            command=command,
+        )
+    except (ValueError, training.NonFiniteLossError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(result.format_table())
+    print(f"wrote {F.out}  (load it with hashzoo.load({F.out!r}))")
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)

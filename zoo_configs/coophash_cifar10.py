@@ -1,0 +1,41 @@
+"""CoopHash on CIFAR-10 (32x32 RGB), from scratch.
+
+`data` defaults to the real 6,102-image subset shipped to developers with the
+`cifar10-subset` protocol (100 queries/class, 450 train/class from the
+database); with the full download use `--data <cifar-10-batches-py>
+--protocol cifar10`. Settings follow coophash_digits.py (see its docstring);
+width 0.5 keeps CPU training practical.
+"""
+
+from hashzoo.training.config import TrainConfig
+from hashzoo.training.variants import select_variant
+
+MODEL = dict(
+    latent_dim=64,
+    width=0.5,
+    langevin_steps=5,
+    langevin_step_size=0.5,
+    langevin_reference_std=1.0,
+    energy_weight=0.1,
+    quantization_weight=0.01,
+    real_triplet_weight=1.0,
+)
+
+OPTIMIZERS = dict(
+    descriptor_optimizer={"class_name": "Adam", "config": {"learning_rate": 1e-3, "beta_1": 0.5}},
+    generator_optimizer={"class_name": "Adam", "config": {"learning_rate": 2e-4, "beta_1": 0.5}},
+)
+
+
+def get_config(variant="default"):
+    default = TrainConfig(
+        method="coophash", data="cifar10-subset", protocol="cifar10-subset", bits=64, epochs=40, batch_size=64,
+        model=MODEL, optimizers=OPTIMIZERS, seed=0,
+        description="CoopHash, from scratch on the 6,102-image CIFAR-10 subset (cifar10-subset protocol).",
+    )
+    smoke = default.replace(
+        epochs=1, batch_size=16, bits=16,
+        model=dict(MODEL, latent_dim=8, width=0.125, langevin_steps=2),
+        description="CoopHash smoke run on CIFAR-10 (tests).",
+    )
+    return select_variant({"default": default, "smoke": smoke}, variant)
