@@ -5,6 +5,7 @@ call these helpers, so serialization, saving, codes and distribution are
 checked the same way everywhere.
 """
 
+import functools
 import inspect
 import os
 
@@ -75,14 +76,24 @@ def run_saving_test(model, images, tmp_path):
     return loaded
 
 
+@functools.lru_cache(maxsize=None)
+def _mirrored_strategy(device_names):
+    return tf.distribute.MirroredStrategy(list(device_names))
+
+
 def two_replica_strategy():
-    """A `MirroredStrategy` over two logical CPU devices (see conftest.py)."""
+    """A `MirroredStrategy` over two logical CPU devices (see conftest.py).
+
+    One strategy serves the whole test process: separate strategies over the
+    same devices reuse collective instance keys, and their all-reduces then
+    collide ("Shape mismatch in the collective instance").
+    """
     devices = tf.config.list_logical_devices("CPU")
     if len(devices) < 2:
         import pytest
 
         pytest.skip("needs two logical CPU devices; TensorFlow started before conftest split the CPU")
-    return tf.distribute.MirroredStrategy([d.name for d in devices[:2]])
+    return _mirrored_strategy(tuple(d.name for d in devices[:2]))
 
 
 def run_distributed_fit_test(build_and_compile, x, y, batch_size, steps=2):

@@ -74,3 +74,21 @@ def test_split_seed_gives_distinct_seeds():
     values = {tuple(s.numpy().tolist()) for s in seeds}
     assert len(values) == 3
     assert distribute.num_replicas() == 1
+
+
+def test_replica_noise_slices_the_global_draw():
+    strategy = two_replica_strategy()
+    seed = tf.constant([7, 9], tf.int32)
+    one_device = distribute.replica_normal([6, 3], seed).numpy()
+
+    @tf.function
+    def draw():
+        return strategy.run(lambda: (distribute.replica_normal([3, 3], seed),
+                                     distribute.replica_uniform_int([3], seed, 0, 1000)))
+
+    normal, ints = draw()
+    first, second = (t.numpy() for t in strategy.experimental_local_results(normal))
+    assert not np.allclose(first, second), "replicas must draw different noise"
+    np.testing.assert_array_equal(np.concatenate([first, second]), one_device)
+    whole = distribute.replica_uniform_int([6], seed, 0, 1000).numpy()
+    np.testing.assert_array_equal(np.concatenate([t.numpy() for t in strategy.experimental_local_results(ints)]), whole)

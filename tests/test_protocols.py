@@ -54,7 +54,7 @@ def _per_class(indices, labels):
 def test_registry_lists_every_protocol():
     assert data.list_protocols() == [
         "cifar10", "cifar10-1", "cifar10-2", "cifar10-mosaic", "cifar10-subset",
-        "digits", "digits-mosaic",
+        "digits", "digits-mosaic", "folder",
     ]
     protocol = data.get_protocol("cifar10-2")
     assert data.get_protocol(protocol) is protocol
@@ -253,3 +253,12 @@ def test_cifar10_mosaic_split_is_pinned(cifar_subset):
     split = data.get_protocol("cifar10-mosaic").split(cifar_subset.labels)
     assert split.sizes == {"query": 500, "train": 2000, "database": 2500, "validation": 200}
     assert split.sha256 == CIFAR10_MOSAIC_SHA256
+
+
+def test_folder_protocol_takes_any_class_count_and_names_short_classes():
+    protocol = data.get_protocol("folder")
+    split = protocol.split(np.repeat(np.arange(3), 8))
+    assert (len(split.query), len(split.database)) == (15, 9)
+    assert set(split.train) | set(split.validation) == set(split.database)
+    with pytest.raises(ValueError, match=r"needs 6 items of class 1 .*only 3 are available"):
+        protocol.split(np.array([0] * 8 + [1] * 3))

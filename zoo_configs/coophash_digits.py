@@ -2,7 +2,7 @@
 
 Hyper-parameters are hashzoo's choices for this small input (docs/coophash.md
 gives the sweep): the parent's Langevin step (delta 0.002, s 0.016) leaves the
-proposals unchanged once the energy is kept bounded, so delta = 0.5 with a unit
+proposals unchanged once the energy is kept bounded, so T = 10, delta = 0.3 with a unit
 reference std is used; an energy penalty keeps the energy gap bounded, and
 in-batch real triplets join the generator triplets.
 """
@@ -13,8 +13,8 @@ from hashzoo.training.variants import select_variant
 MODEL = dict(
     latent_dim=16,
     width=1.0,
-    langevin_steps=5,
-    langevin_step_size=0.5,
+    langevin_steps=10,
+    langevin_step_size=0.3,
     langevin_reference_std=1.0,
     energy_weight=0.1,
     quantization_weight=0.01,

@@ -36,5 +36,6 @@ True
 from hashzoo.baselines.base import Baseline
 from hashzoo.baselines.itq import PCAITQ
 from hashzoo.baselines.lsh import LSH
+from hashzoo.baselines.onehot_classifier import OneHotClassifierHasher
 
-__all__ = ["Baseline", "LSH", "PCAITQ"]
+__all__ = ["Baseline", "LSH", "OneHotClassifierHasher", "PCAITQ"]

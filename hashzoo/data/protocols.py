@@ -54,7 +54,7 @@ SPLIT_VERSIONS = (1,)
 
 _LABEL_KINDS = ("single", "multi")
 _RELEVANCE = ("share_label",)
-_TIE_RULES = ("stable", "expected", "random")
+_TIE_RULES = ("stable", "expected")  # the rules hashzoo.metrics implements
 _ZERO_RELEVANT = ("count", "drop")
 
 
@@ -146,7 +146,8 @@ class Protocol:
         id: the name results use, e.g. `"cifar10-1"`.
         dataset: the source data family (`"cifar10"`, `"digits"`).
         label_kind: `"single"` (class ids) or `"multi"` (multi-hot).
-        num_classes: number of classes of the source data.
+        num_classes: number of classes of the source data; None for a
+            protocol that takes any number (the `folder` protocol).
         num_items: size of the source data the protocol is defined on, or
             None when any size is accepted.
         query_per_class: queries drawn per class (single-label protocols).
@@ -155,7 +156,7 @@ class Protocol:
             out of it (False).
         k: ranking depth of mAP@K; None means all.
         relevance: `"share_label"`: relevant when the label sets intersect.
-        tie_rule: `"stable"`, `"expected"` or `"random"` (spec §3).
+        tie_rule: `"stable"` or `"expected"` (spec §3), as `hashzoo.metrics`.
         zero_relevant: `"count"` (score 0) or `"drop"` for queries with no
             relevant item.
         split_seed: seed of the split generator.
@@ -172,7 +173,7 @@ class Protocol:
     id: str
     dataset: str
     label_kind: str
-    num_classes: int
+    num_classes: int | None
     num_items: int | None
     query_per_class: int | None
     train_per_class: int | None
@@ -193,7 +194,8 @@ class Protocol:
         validation.check_choice(self.relevance, "relevance", _RELEVANCE)
         validation.check_choice(self.tie_rule, "tie_rule", _TIE_RULES)
         validation.check_choice(self.zero_relevant, "zero_relevant", _ZERO_RELEVANT)
-        validation.check_positive_int(self.num_classes, "num_classes")
+        if self.num_classes is not None:
+            validation.check_positive_int(self.num_classes, "num_classes")
         validation.check_non_negative_int(self.split_seed, "split_seed")
         validation.check_choice(self.split_version, "split_version", SPLIT_VERSIONS)
         for name in ("num_items", "train_per_class", "k"):
@@ -266,7 +268,7 @@ class Protocol:
                 f"({self.description}); got {labels.shape[0]:,}. See "
                 "hashzoo.data.list_protocols() for one that fits this data."
             )
-        if labels.size and labels.max() >= self.num_classes:
+        if self.num_classes is not None and labels.size and labels.max() >= self.num_classes:
             raise ValueError(
                 f"protocol {self.id!r} has {self.num_classes} classes, got class id "
                 f"{int(labels.max())}."
@@ -287,7 +289,8 @@ class Protocol:
         needed, breakdown = self._needed_per_class()
         parts = {name: [] for name in PART_NAMES}
         trains = []
-        for class_id in range(self.num_classes):
+        num_classes = self.num_classes if self.num_classes is not None else int(labels.max()) + 1
+        for class_id in range(num_classes):
             members = np.flatnonzero(labels == class_id)
             if members.size < needed:
                 name = f" ({class_names[class_id]!r})" if class_names is not None else ""
@@ -352,7 +355,7 @@ class Protocol:
                 f"protocol {self.id!r} applies to single-label source data; "
                 f"{dataset.name!r} is multi-label."
             )
-        if dataset.num_classes != self.num_classes:
+        if self.num_classes is not None and dataset.num_classes != self.num_classes:
             raise ValueError(
                 f"protocol {self.id!r} has {self.num_classes} classes, dataset "
                 f"{dataset.name!r} has {dataset.num_classes}."
@@ -477,4 +480,11 @@ register_protocol(Protocol(
     split_sha256="9d4200e4a937c40d87f99502af2a70b120320957c2e9fd17abf9d5dfd56b5a24",
     description="2x2 mosaics of the CIFAR-10 developer subset (1 to 3 classes "
                 "each): 500 query / 2,000 train / 2,500 database / 200 validation",
+))
+register_protocol(Protocol(
+    id="folder", dataset="any", label_kind="single", num_classes=None,
+    num_items=None, query_per_class=5, train_per_class=None,
+    train_in_database=True, k=None,
+    description="any single-label data, e.g. a user's image folder: 5 query per "
+                "class, database the rest, train = database",
 ))

@@ -2,7 +2,7 @@
 
 >>> from hashzoo import methods
 >>> methods.list_models()
-['coophash']
+['coophash', 'onehot']
 >>> methods.get_method("coophash").__name__
 'CoopHash'
 """
@@ -11,8 +11,10 @@ import difflib
 import importlib
 
 # name -> "module:Class"; a method registers here when its folder lands.
+# "onehot" is the trainable classifier baseline that supervised tables report.
 _METHODS = {
     "coophash": "hashzoo.methods.coophash:CoopHash",
+    "onehot": "hashzoo.baselines.onehot_classifier:OneHotClassifierHasher",
 }
 
 

@@ -45,7 +45,7 @@ def test_serialization_with_non_default_values():
     helpers.run_serialization_test(
         CoopHash,
         dict(
-            code_bits=12, num_classes=5, multi_label=True, latent_dim=6, width=0.5, langevin_steps=3,
+            code_bits=12, num_classes=5, multi_label=True, latent_dim=6, width=0.5, init_std=0.02, langevin_steps=3,
             langevin_step_size=0.01, langevin_reference_std=0.5, langevin_noise=True, clip_revised=False,
             margin=3.0, hash_weight=0.5, class_weight=2.0, synthetic_class_weight=0.3, quantization_weight=0.2,
             energy_weight=0.01, kl_weight=1.5, vae_trains_trunk=False, pair_source="real",

@@ -7,6 +7,31 @@ from hashzoo.layers import HashHead
 from hashzoo.methods.coophash.architecture import coophash_architecture
 
 
+def build_trunk(input_shape, width=1.0, init_std=0.005, seed=0, name="trunk"):
+    """The descriptor trunk phi(x): convs with LeakyReLU(0.2), then a dense layer.
+
+    No batch norm or dropout (see `Descriptor`). Also the trunk of the
+    one-hot classifier baseline, so the two compare on equal networks.
+    """
+    arch = coophash_architecture(input_shape[:2], width)
+    layers = [keras.Input(tuple(input_shape))]
+    for i, (filters, kernel, stride) in enumerate(arch.trunk_convs):
+        layers += [
+            keras.layers.Conv2D(
+                filters, kernel, strides=stride, padding="same",
+                kernel_initializer=keras.initializers.RandomNormal(stddev=init_std, seed=seed + i),
+                name=f"conv{i}",
+            ),
+            keras.layers.LeakyReLU(0.2),
+        ]
+    layers += [
+        keras.layers.Flatten(),
+        keras.layers.Dense(arch.feature_dim, kernel_initializer=keras.initializers.GlorotUniform(seed + 50), name="features"),
+        keras.layers.LeakyReLU(0.2),
+    ]
+    return keras.Sequential(layers, name=name)
+
+
 @keras.saving.register_keras_serializable(package="hashzoo")
 class DensityHead(keras.layers.Layer):
     """Negative energy `F(x, y) = w^T phi + b + ybar^T V phi`, ybar = y / max(1, sum y).
@@ -69,28 +94,11 @@ class Descriptor(keras.Model):
         self.width = float(width)
         self.init_std = float(init_std)
         self.seed = int(seed)
-        arch = coophash_architecture(self.image_shape[:2], self.width)
-
         # === Trunk ===
-        trunk_layers = [keras.Input(self.image_shape)]
-        for i, (filters, kernel, stride) in enumerate(arch.trunk_convs):
-            trunk_layers += [
-                keras.layers.Conv2D(
-                    filters, kernel, strides=stride, padding="same",
-                    kernel_initializer=keras.initializers.RandomNormal(stddev=self.init_std, seed=seed + i),
-                    name=f"conv{i}",
-                ),
-                keras.layers.LeakyReLU(0.2),
-            ]
-        trunk_layers += [
-            keras.layers.Flatten(),
-            keras.layers.Dense(arch.feature_dim, kernel_initializer=keras.initializers.GlorotUniform(seed + 50), name="features"),
-            keras.layers.LeakyReLU(0.2),
-        ]
-        self.trunk = keras.Sequential(trunk_layers, name="trunk")
+        self.trunk = build_trunk(self.image_shape, self.width, self.init_std, self.seed)
 
         # === Heads ===
-        dim = arch.feature_dim
+        dim = self.trunk.output_shape[-1]
         self.density_head = DensityHead(self.num_classes, name="density")
         self.density_head.build((None, dim))
         self.hash_head = HashHead(self.code_bits, activation="tanh", kernel_initializer=keras.initializers.GlorotUniform(seed + 51), name="hash")
