@@ -4,15 +4,19 @@ Images go in, short binary codes come out, and similar images get codes a few
 bits apart, so search over millions of images becomes XOR and popcount.
 
 Public names: `hashzoo.HashingModel` (the base class of every method),
-`hashzoo.load` (a trained model from a preset folder or `.keras` file),
-`hashzoo.list_models`, and the modules `hashzoo.data` (datasets and
-protocols), `hashzoo.metrics` (mAP@K, P@k, PR curves), `hashzoo.index`
-(`HammingIndex`), `hashzoo.baselines` (LSH, PCA-ITQ, one-hot classifier),
-`hashzoo.layers`, `hashzoo.losses`, `hashzoo.codes`, `hashzoo.training`.
+`hashzoo.load` (a trained model by preset name, preset folder, `.keras` file
+or archive URL), `hashzoo.list_presets`, `hashzoo.list_models`, and the
+modules `hashzoo.data` (datasets and protocols), `hashzoo.metrics` (mAP@K,
+P@k, PR curves), `hashzoo.index` (`HammingIndex`), `hashzoo.baselines` (LSH, PCA-ITQ, one-hot classifier),
+`hashzoo.layers`, `hashzoo.losses`, `hashzoo.codes`, `hashzoo.training`,
+`hashzoo.registry` (presets as data), `hashzoo.presets` (preset folders,
+download cache), `hashzoo.export` (TF Serving) and `hashzoo.finetune`.
 
 >>> import hashzoo
 >>> hashzoo.list_models()
-['coophash', 'onehot']
+['bgan', 'coophash', 'onehot']
+>>> hashzoo.list_presets("coophash-digits-*")
+['coophash-digits-32', 'coophash-digits-64']
 >>> hashzoo.codes.binarize([[0.0, -0.5]]).tolist()
 [[1, -1]]
 """
@@ -25,14 +29,40 @@ from hashzoo import codes  # noqa: E402
 from hashzoo.models import HashingModel  # noqa: E402
 
 _LAZY_MODULES = (
-    "baselines", "callbacks", "data", "distribute", "index", "layers", "losses", "methods", "metrics",
-    "presets", "training", "viz",
+    "baselines", "callbacks", "data", "distribute", "export", "finetune", "index", "layers", "losses", "methods",
+    "metrics", "presets", "registry", "similarity", "training", "viz",
 )
 
 
-def load(name_or_path, **kwargs):
-    """Loads a trained model: a preset folder or a `.keras` file (see `hashzoo.presets.load`)."""
-    return importlib.import_module("hashzoo.presets").load(name_or_path, **kwargs)
+def load(name_or_path, *, weights=True, cache_dir=None, force_download=False, verify=True, compile=False,
+         **overrides):
+    """Loads a ready `HashingModel` (zoo spec §4; details in `hashzoo.presets.load`).
+
+    Args:
+        name_or_path: a preset name (`hashzoo.list_presets()`), a local preset
+            folder, a `.keras` file, or a `file://` / `https://` URL of a
+            preset archive ending in `#sha256=<hex>`.
+        weights: True (the preset's), False (architecture only), or a
+            `.weights.h5` file / preset folder to load instead.
+        cache_dir: download cache; default `$HASHZOO_HOME`, else
+            `$KERAS_HOME/hashzoo`, else `~/.keras/hashzoo`.
+        force_download: fetch a remote archive again.
+        verify: check sha256 values before reading anything.
+        compile: compile with the method's default optimizers.
+        **overrides: config keys to change; shape changes need weights=False.
+
+    `HASHZOO_OFFLINE=1` forbids the network: only built-in and cached
+    presets load, and a miss names the expected file and path.
+    """
+    return importlib.import_module("hashzoo.presets").load(
+        name_or_path, weights=weights, cache_dir=cache_dir, force_download=force_download, verify=verify,
+        compile=compile, **overrides,
+    )
+
+
+def list_presets(pattern=None, with_weights=False):
+    """Sorted names of the registered presets, filtered by an fnmatch `pattern` (see `hashzoo.registry`)."""
+    return importlib.import_module("hashzoo.registry").list_presets(pattern, with_weights=with_weights)
 
 
 def list_models():
@@ -47,4 +77,4 @@ def __getattr__(name):
     raise AttributeError(f"module 'hashzoo' has no attribute {name!r}")
 
 
-__all__ = ["HashingModel", "codes", "list_models", "load", "__version__", *_LAZY_MODULES]
+__all__ = ["HashingModel", "codes", "list_models", "list_presets", "load", "__version__", *_LAZY_MODULES]

@@ -87,3 +87,49 @@ def replica_uniform_int(local_shape, seed, minval, maxval):
         local_shape,
         seed,
     )
+
+
+def replica_uniform(local_shape, seed, minval=0.0, maxval=1.0, dtype=tf.float32):
+    """Uniform noise in [minval, maxval) for this replica's rows (see `replica_normal`)."""
+    return _replica_rows(
+        lambda shape, s: tf.random.stateless_uniform(shape, s, minval=minval, maxval=maxval, dtype=dtype),
+        local_shape,
+        seed,
+    )
+
+
+def gather_replicas(value):
+    """`value` of every replica, concatenated along axis 0 in replica order.
+
+    For losses over pairs of batch items: each replica pairs its own rows
+    with the rows of the whole global batch, which `fit` splits across
+    replicas in this same order. Gradients flow back to every replica's rows
+    (TensorFlow's `all_gather` gradient sums them across replicas), so a loss
+    that is a mean over "local rows x global columns", divided by the
+    replica count like any other (`scale_loss`), takes exactly the step one
+    device takes on the whole batch. The identity on one replica.
+    """
+    if num_replicas() == 1:
+        return value
+    return tf.distribute.get_replica_context().all_gather(value, axis=0)
+
+
+def in_multi_worker_mode():
+    """True under a MultiWorkerMirroredStrategy that spans more than one worker."""
+    strategy = tf.distribute.get_strategy()
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and strategy.extended._in_multi_worker_mode()
+
+
+def report(trackers):
+    """What `train_step` returns: `{name: result}` of `keras.metrics.Mean` trackers.
+
+    Under multi-worker training Keras 3 reduces every returned value with
+    `strategy.reduce("MEAN", v, axis=0)`, which fails on scalars
+    (tensorflow/tensorflow#72388); there each result gets shape `[1]`, and
+    the mean over that axis gives the scalar back. Tracker results are the
+    same on every replica, so the mean is exact.
+    """
+    results = {tracker.name: tracker.result() for tracker in trackers}
+    if in_multi_worker_mode():
+        results = {name: tf.reshape(value, [1]) for name, value in results.items()}
+    return results

@@ -80,6 +80,8 @@ def test_refuses_to_overwrite_and_names_bad_configs(tmp_path):
         training.load_config("nope")
     with pytest.raises(ValueError, match="bits"):
         smoke(bits=0)
+    with pytest.raises(ValueError, match=r"unknown coophash model argument\(s\) \['class_wieght'\]; allowed: .*'class_weight'"):
+        training.build_model(smoke().replace(model={"class_wieght": 5}), data.load_digits())
     with pytest.raises(ValueError, match="unknown method 'coophsh'.*coophash"):
         training.build_model(smoke().replace(method="coophsh"), data.load_digits())
 
@@ -118,9 +120,9 @@ def test_train_cli_end_to_end(tmp_path):
 
 def test_demo_cli_prints_the_table_and_writes_both_pictures(tmp_path):
     proc = run_tool([str(REPO / "tools" / "demo.py"), "--out", str(tmp_path), "--coophash_config",
-                     "coophash_digits:smoke", "--bits", "32"], tmp_path)
+                     "coophash_digits:smoke", "--bgan_config", "bgan_digits:smoke", "--bits", "32"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for row in ("LSH", "PCA-ITQ", "CoopHash"):
+    for row in ("LSH", "PCA-ITQ", "CoopHash", "BGAN"):
         assert any(line.startswith(row) for line in proc.stdout.splitlines()), row
     from PIL import Image
 

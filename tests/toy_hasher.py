@@ -62,7 +62,7 @@ class ToyHasher(HashingModel):
         self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
         self.loss_tracker.update_state(loss)
         self.quantization_tracker.update_state(quantization)
-        return {m.name: m.result() for m in self.metrics}
+        return distribute.report(self.metrics)
 
     def get_config(self):
         config = super().get_config()

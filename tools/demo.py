@@ -1,13 +1,16 @@
 """`make demo`: hashing on the bundled digits, end to end, offline.
 
-Fits LSH and PCA-ITQ at 16, 32 and 64 bits, trains CoopHash at 32 bits,
+Fits LSH and PCA-ITQ at 16, 32 and 64 bits, trains CoopHash (supervised) and
+BGAN (unsupervised) at 32 bits,
+loads the shipped digits presets by name (`hashzoo.load("coophash-digits-32")`)
+and searches the database with a `HammingIndex` (`preset_<name>.png`),
 evaluates every row on the `digits` protocol (30 queries per class, database
 the rest), prints the table, and writes `retrieval.png` (queries with their
 top-10 Hamming neighbours, wrong ones marked) and `pr_curve.png` (precision
 and recall over Hamming radii at 32 bits) into `--out`.
 
     python tools/demo.py --out demo_out
-    python tools/demo.py --out /tmp/d --coophash_config coophash_digits:smoke   # quick check
+    python tools/demo.py --out /tmp/d --coophash_config coophash_digits:smoke --bgan_config bgan_digits:smoke
 """
 
 import os
@@ -21,7 +24,10 @@ from absl import app, flags  # noqa: E402
 
 flags.DEFINE_string("out", "demo_out", "folder for the pictures and the trained model.")
 flags.DEFINE_string("coophash_config", "coophash_digits", "zoo config of the CoopHash row ('' skips it).")
+flags.DEFINE_string("bgan_config", "bgan_digits", "zoo config of the BGAN row ('' skips it).")
 flags.DEFINE_multi_integer("bits", [16, 32, 64], "code lengths of the baseline rows.")
+flags.DEFINE_list("presets", ["coophash-digits-32", "coophash-digits-64"],
+                  "shipped presets to load by name ('' skips).")
 
 PROTOCOL = "digits"
 PICTURE_BITS = 32
@@ -35,6 +41,44 @@ def table_row(method, bits, result, seconds):
         f"{method:<10} {bits:>4}  {m['mAP@all']:>8.4f}  {m['P@100']:>6.4f}  "
         f"{m['P@r<=2']:>7.4f}  {m['empty@r<=2']:>8.3f}  {seconds:>8.1f}"
     )
+
+
+def show_presets(names, query, database, protocol, out_dir):
+    """Loads shipped presets by name, as an app would, and searches the digits database with each.
+
+    For every preset: `hashzoo.load(name)` (offline, from pretrained/), pack the
+    database codes into a `HammingIndex`, search the queries' top-10, and
+    evaluate on the protocol. Writes `preset_<name>.png` (the retrieval grid)
+    and returns printable rows.
+    """
+    import numpy as np
+
+    import hashzoo
+    from hashzoo import metrics, viz
+    from hashzoo.index import HammingIndex
+
+    rows = []
+    for name in names:
+        started = time.time()
+        model = hashzoo.load(name)
+        index = HammingIndex(model.code_bits)
+        index.add(model.encode_packed(database.images))
+        _, ids = index.search(model.encode_packed(query.images), NEIGHBOURS)
+        hits = float(np.mean(database.labels[ids] == query.labels[:, None]))
+        result = metrics.evaluate(
+            model.encode(query.images), query.labels, model.encode(database.images), database.labels,
+            k=protocol.k, protocol=protocol.id,
+        )
+        recorded = model.card["evaluation"]["metrics"]["mAP@all"]
+        rows.append(f"{table_row(name, model.code_bits, result, time.time() - started)}  "
+                    f"P@{NEIGHBOURS} {hits:.4f}  (card: mAP@all {recorded:.4f})")
+        shown = np.sort(np.random.default_rng(0).choice(len(query), PICTURE_QUERIES, replace=False))
+        viz.plot_retrieval_grid(
+            query.images[shown], database.images[ids[shown]], query.labels[shown], database.labels[ids[shown]],
+            os.path.join(out_dir, f"preset_{name}.png"),
+            title=f'hashzoo.load("{name}"): top-{NEIGHBOURS} Hamming neighbours',
+        )
+    return rows
 
 
 def main(argv):
@@ -77,6 +121,25 @@ def main(argv):
             command="python tools/demo.py",
         )
         evaluate("CoopHash", PICTURE_BITS, model.encode, time.time() - started)
+
+    if F.bgan_config:
+        config = training.load_config(F.bgan_config).replace(bits=PICTURE_BITS)
+        print(f"training BGAN ({F.bgan_config}, {config.epochs} epochs, unsupervised) ...")
+        started = time.time()
+        model, _ = training.train(
+            config, os.path.join(F.out, "bgan-digits-32"), overwrite=True, verbose=1,
+            command="python tools/demo.py",
+        )
+        evaluate("BGAN", PICTURE_BITS, model.encode, time.time() - started)
+
+    names = [name for name in F.presets if name]
+    if names:
+        print("loading shipped presets by name ...")
+        preset_rows = show_presets(names, query, database, protocol, F.out)
+        print("\nshipped presets (hashzoo.load(name) + HammingIndex, no training):")
+        print(f"{'preset':<18} {'bits':>4}  {'mAP@all':>8}  {'P@100':>6}  {'P@r<=2':>7}  {'empty@2':>8}  "
+              f"{'load (s)':>8}")
+        print("\n".join(preset_rows))
 
     header = f"{'method':<10} {'bits':>4}  {'mAP@all':>8}  {'P@100':>6}  {'P@r<=2':>7}  {'empty@2':>8}  {'fit (s)':>8}"
     print("\n" + header + "\n" + "-" * len(header) + "\n" + "\n".join(rows))

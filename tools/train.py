@@ -24,11 +24,28 @@ flags.DEFINE_integer("bits", None, "code length (overrides the config's).")
 flags.DEFINE_integer("epochs", None, "epochs (overrides the config's).")
 flags.DEFINE_integer("batch_size", None, "global batch size (overrides the config's).")
 flags.DEFINE_integer("seed", None, "training seed (overrides the config's).")
+flags.DEFINE_multi_string("model_override", [], "model constructor argument as key=value (JSON value), e.g. class_weight=5.")
 flags.DEFINE_enum("distribute", "none", ["none", "mirrored", "multiworker"], "tf.distribute strategy.")
 flags.DEFINE_string("out", None, "preset folder to write.")
 flags.DEFINE_bool("overwrite", False, "replace an existing --out folder.")
 flags.DEFINE_integer("verbose", 1, "Keras progress bar: 0 silent, 1 bar, 2 one line per epoch.")
 flags.mark_flags_as_required(["config", "out"])
+
+
+def parse_overrides(items):
+    """`["key=value", ...]` to a dict; values are JSON (`5`, `0.1`, `true`, `"real"`) or plain strings."""
+    import json
+
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise app.UsageError(f"--model_override must be key=value, got {item!r}.")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    return overrides
 
 
 def main(argv):
@@ -39,6 +56,8 @@ def main(argv):
     config = training.load_config(F.config).replace(
         protocol=F.protocol, bits=F.bits, epochs=F.epochs, batch_size=F.batch_size, seed=F.seed
     )
+    if F.model_override:
+        config = config.replace(model=dict(config.model, **parse_overrides(F.model_override)))
     command = "python " + " ".join(sys.argv)
     try:
         model, result = training.train(

@@ -12,7 +12,7 @@ OPTIMIZERS = dict(optimizer={"class_name": "Adam", "config": {"learning_rate": 1
 
 def get_config(variant="default"):
     default = TrainConfig(
-        method="onehot", data="cifar10-subset", protocol="cifar10-subset", bits=64, epochs=40, batch_size=64,
+        method="onehot", data="cifar10-subset", protocol="cifar10-subset", bits=64, epochs=30, batch_size=64,
         model=dict(width=0.5), optimizers=OPTIMIZERS, seed=0,
         description="Softmax classifier on the CoopHash trunk; code = one-hot of the predicted class.",
     )

@@ -82,7 +82,7 @@ class OneHotClassifierHasher(HashingModel):
         self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
         self.loss_tracker.update_state(loss)
         self.accuracy_tracker.update_state(tf.reduce_mean(tf.cast(tf.argmax(logits, -1, output_type=tf.int32) == labels, tf.float32)))
-        return {m.name: m.result() for m in self.metrics}
+        return distribute.report(self.metrics)
 
     def get_config(self):
         config = super().get_config()

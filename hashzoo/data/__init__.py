@@ -32,7 +32,7 @@ from hashzoo.data.digits import load_digits
 from hashzoo.data.image_folder import load_image_folder
 from hashzoo.data.mosaic import make_mosaics
 from hashzoo.data.paths import cifar10_subset_dir, shared_data_dir
-from hashzoo.data.pipeline import make_tf_dataset
+from hashzoo.data.pipeline import make_similarity_dataset, make_tf_dataset
 from hashzoo.data.protocols import (
     MosaicSpec,
     Protocol,
@@ -59,6 +59,7 @@ __all__ = [
     "load_image_folder",
     "load_tfds",
     "make_mosaics",
+    "make_similarity_dataset",
     "make_tf_dataset",
     "register_protocol",
     "shared_data_dir",

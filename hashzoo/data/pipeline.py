@@ -106,3 +106,48 @@ def make_tf_dataset(images, labels=None, batch_size=32, shuffle=True, seed=None,
     data = data.batch(batch_size, drop_remainder=drop_remainder)
     data = data.map(finish, num_parallel_calls=tf.data.AUTOTUNE)
     return data.prefetch(tf.data.AUTOTUNE)
+
+
+def make_similarity_dataset(images, similarity, batch_size=32, shuffle=True, seed=None, repeat=False,
+                            drop_remainder=True):
+    """Batches of `(images, S_B)`: pixels and the batch's block of a similarity matrix.
+
+    Methods that learn from an offline similarity matrix S over the training
+    images (BGAN's neighbourhood structure) get, with each batch of images
+    `x[idx]`, the block `S_B = S[idx][:, idx]` (`[B, B]` float32), looked up
+    from the sparse matrix inside the pipeline. Under a `MirroredStrategy`,
+    `fit` splits the global batch by rows, so each replica receives its own
+    images and its rows of S_B against the whole global batch (`[B / R, B]`);
+    the method gathers the codes of all replicas to use every column.
+
+    Args:
+        images: `[N, H, W, C]` uint8 or float pixels in [0, 255].
+        similarity: an object with `num_items == N` and `tf_block_fn()`
+            returning `(rows, cols) -> S[rows][:, cols]`, e.g.
+            `hashzoo.similarity.SparseSimilarity`.
+        batch_size, shuffle, seed, repeat, drop_remainder: as in
+            `make_tf_dataset` (incomplete batches are dropped by default).
+
+    Returns:
+        A prefetched `tf.data.Dataset` of `(float32 [B, H, W, C], float32 [B, B])`.
+    """
+    import tensorflow as tf
+
+    images = _check_pixels(images)
+    batch_size = validation.check_positive_int(batch_size, "batch_size")
+    if similarity.num_items != images.shape[0]:
+        raise ValueError(
+            f"the similarity matrix covers {similarity.num_items} items but there are {images.shape[0]} images; "
+            "build it from the same training images, in the same order."
+        )
+    block = similarity.tf_block_fn()
+    data = tf.data.Dataset.from_tensor_slices((images, np.arange(images.shape[0], dtype=np.int64)))
+    if shuffle:
+        data = data.shuffle(images.shape[0], seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        data = data.repeat()
+    data = data.batch(batch_size, drop_remainder=drop_remainder)
+    data = data.map(
+        lambda batch, ids: (tf.cast(batch, tf.float32), block(ids, ids)), num_parallel_calls=tf.data.AUTOTUNE
+    )
+    return data.prefetch(tf.data.AUTOTUNE)

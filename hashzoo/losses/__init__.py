@@ -9,8 +9,11 @@ Example:
 0.0
 >>> float(losses.quantization_loss(np.array([[0.5, -1.0]], "float32")))
 0.25
+>>> float(losses.pairwise_similarity_loss(u, np.concatenate([u, -u]), np.array([[1.0, -1.0]])))
+0.0
 """
 
 from hashzoo.losses.hashing import quantization_loss, squared_distance, triplet_hash_loss
+from hashzoo.losses.similarity import pairwise_similarity_loss
 
-__all__ = ["quantization_loss", "squared_distance", "triplet_hash_loss"]
+__all__ = ["pairwise_similarity_loss", "quantization_loss", "squared_distance", "triplet_hash_loss"]

@@ -2,7 +2,7 @@
 
 >>> from hashzoo import methods
 >>> methods.list_models()
-['coophash', 'onehot']
+['bgan', 'coophash', 'onehot']
 >>> methods.get_method("coophash").__name__
 'CoopHash'
 """
@@ -13,6 +13,7 @@ import importlib
 # name -> "module:Class"; a method registers here when its folder lands.
 # "onehot" is the trainable classifier baseline that supervised tables report.
 _METHODS = {
+    "bgan": "hashzoo.methods.bgan:BGAN",
     "coophash": "hashzoo.methods.coophash:CoopHash",
     "onehot": "hashzoo.baselines.onehot_classifier:OneHotClassifierHasher",
 }

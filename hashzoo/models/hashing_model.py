@@ -95,6 +95,68 @@ class HashingModel(keras.Model):
         """Packed codes of `images`: uint8 `[N, ceil(code_bits / 8)]` (see `encode`)."""
         return codes_lib.pack_codes(self.encode(images, batch_size=batch_size, verbose=verbose))
 
+    # -- zoo hooks (zoo spec §5, §6) -------------------------------------------
+
+    @property
+    def card(self):
+        """The preset metadata this model was loaded with (`{}` for a model built in code)."""
+        return self.__dict__.get("_preset_card", {})
+
+    @card.setter
+    def card(self, value):
+        # Plain attribute, outside Keras's tracking: metadata is not state.
+        object.__setattr__(self, "_preset_card", dict(value or {}))
+
+    def serving_outputs(self, images):
+        """The continuous outputs a SavedModel serves, from pixels in [0, 255].
+
+        Returns a dict with `"z"` (`[N, code_bits]`, the code before
+        thresholding) and, for methods with a class head, `"logits"`.
+        Methods override this to add their extra heads.
+        """
+        return {"z": self(images, training=False)}
+
+    def export_serving(self, base_dir, version=None):
+        """Writes a TF Serving SavedModel to `<base_dir>/<version>/` (see `hashzoo.export`)."""
+        from hashzoo import export
+
+        return export.export_serving(self, base_dir, version=version)
+
+    # -- training hooks (called by `hashzoo.training.train`) ---------------------
+
+    def make_train_dataset(self, images, labels=None, batch_size=32, seed=None):
+        """The `tf.data` pipeline that a training run feeds to `fit`.
+
+        `hashzoo.training.train` calls it once, before training, with the
+        protocol's training split. The default gives shuffled `(images,
+        labels)` batches (`images` alone when `labels` is None) and drops the
+        incomplete last batch. A method that needs structure computed from
+        the whole training set overrides it: BGAN builds its K-NN similarity
+        matrix here and yields `(images, S_B)` batches.
+
+        Args:
+            images: uint8 pixels `[N, H, W, C]`.
+            labels: class ids `[N]`, multi-hot `[N, C]` or None.
+            batch_size: global batch size.
+            seed: shuffle seed.
+        """
+        from hashzoo.data.pipeline import make_tf_dataset
+
+        return make_tf_dataset(images, labels, batch_size=batch_size, shuffle=True, seed=seed, drop_remainder=True)
+
+    def training_callbacks(self, epochs):
+        """Keras callbacks a training run of `epochs` epochs needs (default: none).
+
+        `hashzoo.training.train` adds them to `fit`; BGAN returns its
+        smooth-sign slope schedule.
+        """
+        del epochs
+        return []
+
+    def train_data_summary(self):
+        """Facts about the data prepared by `make_train_dataset`, for run metadata (default: {})."""
+        return {}
+
     # -- serialization ---------------------------------------------------------
 
     def get_config(self):
@@ -112,6 +174,19 @@ class HashingModel(keras.Model):
         if "dtype" in config and isinstance(config["dtype"], dict):
             config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
         return cls(**config)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras 3.15 reads one batch and reduces the whole (x, y) tuple with
+        # `strategy.reduce` before building, which MultiWorkerMirroredStrategy
+        # rejects. A built HashingModel compiled without Keras losses or
+        # metrics needs no batch: only its optimizer may be left to build.
+        needs_batch = (
+            not self.built or self._compile_loss is not None or self._compile_metrics is not None
+        )
+        if self._distribute_strategy is None or needs_batch:
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=())
 
     def build(self, input_shape=None):
         """Builds every network by tracing one batch of the contract's shape."""

@@ -5,6 +5,7 @@ import inspect
 import pathlib
 import shutil
 import sys
+import tempfile
 import time
 
 import keras
@@ -30,6 +31,14 @@ def make_strategy(name):
     raise ValueError(f"unknown distribution strategy {name!r}; allowed: {list(STRATEGIES)}.")
 
 
+def is_chief(strategy):
+    """True on the worker that writes outputs (worker 0, or any single-worker run)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True
+    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
+
+
 def default_preprocessing(dataset):
     """The contract for a dataset's native size and channels, pixels to [-1, 1]."""
     height, width, channels = dataset.images.shape[1:]
@@ -41,6 +50,10 @@ def build_model(config, dataset):
     cls = methods.get_method(config.method)
     parameters = inspect.signature(cls.__init__).parameters
     kwargs = dict(config.model)
+    allowed = sorted(name for name in parameters if name not in ("self", "kwargs", "code_bits"))
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown {config.method} model argument(s) {unknown}; allowed: {allowed}.")
     if "num_classes" in parameters:
         kwargs.setdefault("num_classes", dataset.num_classes)
     if "multi_label" in parameters:
@@ -74,6 +87,8 @@ def train(config, out_dir, data=None, strategy="none", verbose=1, overwrite=Fals
 
     A run that is killed resumes from `<out_dir>.backup/` (Keras
     `BackupAndRestore`); that folder is removed when the run completes.
+    Under `"multiworker"` only worker 0 writes `out_dir`; the others write
+    to temporary folders that are removed.
 
     Args:
         config: a `TrainConfig`.
@@ -88,7 +103,9 @@ def train(config, out_dir, data=None, strategy="none", verbose=1, overwrite=Fals
         `(model, result)`: the trained model and its `RetrievalResult` on the
         protocol's query/database split.
     """
-    out_dir = pathlib.Path(out_dir)
+    distribution = make_strategy(strategy)
+    chief = is_chief(distribution)
+    out_dir = pathlib.Path(out_dir) if chief else pathlib.Path(tempfile.mkdtemp(prefix="hashzoo-worker-")) / "preset"
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise ValueError(f"output folder {out_dir} already exists and is not empty; pass overwrite to replace it.")
     dataset = data_lib.load(data or config.data)
@@ -97,17 +114,22 @@ def train(config, out_dir, data=None, strategy="none", verbose=1, overwrite=Fals
     query, train_part, database = protocol.apply(dataset)
     keras.utils.set_random_seed(config.seed)
 
-    distribution = make_strategy(strategy)
     with distribution.scope():
         model = build_model(config, train_part)
         compile_model(model, config)
     batch_size = min(config.batch_size, len(train_part))
-    train_ds = data_lib.make_tf_dataset(
-        train_part.images, train_part.labels, batch_size=batch_size, shuffle=True, seed=config.seed,
-        drop_remainder=True,
-    )
+    # The method's hook: shuffled (images, labels) batches by default; BGAN builds
+    # its K-NN similarity matrix here, once, and yields (images, S_B) batches.
+    started = time.time()
+    train_ds = model.make_train_dataset(train_part.images, train_part.labels, batch_size=batch_size, seed=config.seed)
+    prepare_seconds = time.time() - started
     backup_dir = out_dir.with_name(out_dir.name + ".backup")
-    callbacks = [keras.callbacks.BackupAndRestore(str(backup_dir)), StopOnNonFinite(), *extra_callbacks]
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(backup_dir)),
+        StopOnNonFinite(),
+        *model.training_callbacks(config.epochs),
+        *extra_callbacks,
+    ]
     started = time.time()
     history = model.fit(train_ds, epochs=config.epochs, verbose=verbose, callbacks=callbacks, shuffle=False)
     train_seconds = time.time() - started
@@ -128,12 +150,17 @@ def train(config, out_dir, data=None, strategy="none", verbose=1, overwrite=Fals
         "evaluation": result_records(result),
         "history": {name: [float(v) for v in values] for name, values in history.history.items()},
         "train_seconds": round(train_seconds, 1),
+        "prepare_seconds": round(prepare_seconds, 1),
+        "train_data": model.train_data_summary(),
         "command": command or " ".join(sys.argv),
         "versions": versions(),
     }
     presets.save_preset(model, out_dir, metadata=metadata, overwrite=overwrite)
     with contextlib.suppress(FileNotFoundError):
         shutil.rmtree(backup_dir)
+    if not chief:
+        # Other workers write a full preset too (the same collective steps), then drop it.
+        shutil.rmtree(out_dir.parent, ignore_errors=True)
     return model, result
 
 

@@ -57,6 +57,10 @@ def atomic_directory(path, overwrite=False):
         raise ValueError(f"output folder {path} already exists and is not empty; choose another or allow overwrite.")
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    # mkdtemp makes the folder private (0o700); give it the usual mode under the umask.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temp, 0o777 & ~umask)
     try:
         yield temp
         if path.exists():

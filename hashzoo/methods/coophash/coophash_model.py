@@ -154,6 +154,11 @@ class CoopHash(HashingModel):
     def hash_values(self, x, training=False):
         return self.descriptor.hash_head(self.descriptor.features(x, training=training))
 
+    def serving_outputs(self, images):
+        """`z` and the class head's `logits` from one trunk pass (for `export_serving`)."""
+        phi = self.descriptor.features(self.preprocess(images))
+        return {"z": self.descriptor.hash_head(phi), "logits": self.descriptor.class_head(phi)}
+
     @property
     def effective_margin(self):
         return self.code_bits / 2.0 if self.margin is None else self.margin
@@ -294,7 +299,7 @@ class CoopHash(HashingModel):
         }
         for name, value in values.items():
             self.trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        return distribute.report(self.metrics)
 
     def hashing_loss(self, u_real, u_revised, y, seed):
         """Triplet loss on real anchors (spec §6).

@@ -1,0 +1,437 @@
+"""BGAN: binary generative adversarial networks for unsupervised image hashing.
+
+Song, He, Gao, Xu, Hanjalic, Shen, "Binary Generative Adversarial Networks
+for Image Retrieval", AAAI 2018, arXiv 1708.04150; authors' TF1 code
+github.com/ht014/BGAN. The spec (`shared/specs/bgan.md`) tags what follows
+the paper, the released code and hashzoo's choices; `docs/bgan.md`
+summarises them with measured numbers.
+"""
+
+import functools
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from hashzoo import distribute, losses, similarity
+from hashzoo.callbacks import SmoothSignSchedule, staged_slope
+from hashzoo.data.pipeline import make_similarity_dataset
+from hashzoo.layers import ImagePreprocessing, Preprocessing
+from hashzoo.layers.sign import hard_sign
+from hashzoo.methods.bgan.discriminator import Discriminator
+from hashzoo.methods.bgan.encoder import VGG19_PREPROCESSING, Encoder
+from hashzoo.methods.bgan.generator import GAN_SIZES, Generator
+from hashzoo.models import HashingModel
+from hashzoo.utils.validation import check_choice, check_positive_int
+
+FAKE_SOURCES = ("code", "gaussian")
+SLOPE_SCHEDULES = ("staged", "constant")
+UPDATES = ("simultaneous", "alternating")
+DEFAULT_SLOPES = (1.0, 2.5, 5.0, 7.5, 10.0)
+
+TRACKERS = (
+    "loss", "neighbourhood_loss", "quantization_loss", "content_loss", "generator_loss", "discriminator_loss",
+    "slope",
+)
+
+
+@keras.saving.register_keras_serializable(package="hashzoo")
+class BGAN(HashingModel):
+    """Unsupervised hashing: an encoder, a generator and a discriminator (spec §1).
+
+    The encoder maps an image to h = tanh(k a), a smooth sign whose slope k
+    grows over training (`training_callbacks`); the generator rebuilds the
+    image from h and the discriminator judges realism. Each step (spec §7)
+    computes, in one forward pass:
+
+    - neighbourhood + quantization, L_N = mean_ij (h_i.h_j / L - S_ij)^2 +
+      mean ||h - sgn h||^2 / L, fitting code inner products to an offline
+      ±1 K-NN similarity matrix S (`make_train_dataset` builds it);
+    - content, L_C = mean (phi(x) - phi(G(h)))^2 in D's feature space
+      (+ `pixel_weight` x pixel MSE);
+    - adversarial, non-saturating, with logits.
+
+    The encoder minimises `content_weight` L_C + `neighbourhood_weight` L_N,
+    the generator `content_weight` L_C + `adversarial_weight` L_G, the
+    discriminator L_D, each with its own optimizer (`compile`). Codes are
+    `sign(a)` (+1 at 0) at any slope.
+
+    Training data are `(images, S_B)` batches: pixels in [0, 255] and the
+    batch's block of S (`hashzoo.data.make_similarity_dataset`). Under a
+    `MirroredStrategy` each replica gets its rows of S_B and pairs its codes
+    with the gathered codes of the global batch, so a 2-replica step equals
+    the one-device step.
+
+    Args:
+        code_bits: int L.
+        backbone: `"conv"` (from scratch, default) or `"vgg19"`
+            (keras.applications, weights from `backbone_weights`, needs
+            `preprocessing=BGAN.VGG19_PREPROCESSING` and an explicit `gan_size`).
+        backbone_weights: path of the local VGG19 weights file.
+        architecture: `"standard"` or `"smoke"` network sizes.
+        width: float, multiplies the filter and unit counts of all networks.
+        dropout: float, dropout rate on the encoder features (0.5 [code]).
+        gan_size: side of G's output and D's input (8, 16, 32 or 64); None
+            means the preprocessing's image side.
+        slopes: smooth-sign slopes k of the stages (spec §4).
+        slope_schedule: `"staged"` (k steps up every max(1, E // 6) epochs)
+            or `"constant"` (k = `slopes[0]` throughout, the final release).
+        neighbourhood_weight, content_weight, adversarial_weight: lambda_N,
+            lambda_C, lambda_A (10, 1, 1 [code]).
+        pixel_weight: lambda_pix, weight of a pixel MSE added to the content
+            loss (0 [code]).
+        normalize_inner_product: divide h_i.h_j by L in L_N (hashzoo
+            default); False is the released code's raw inner product.
+        fake_source: `"code"` (D's fake is G(h), the paper) or `"gaussian"`
+            (G(xi), xi ~ N(0, I), the released code).
+        variational_jitter: reconstruct from h + exp(r / 2) eps with a
+            learned log-variance head r (released code; off by default).
+        update: `"simultaneous"` (one forward pass, three updates [code]) or
+            `"alternating"` (D first, then E and G against the updated D).
+        k1, k2: K1 and K2 of the neighbourhood rule (20, 30 [code]).
+        feature_extractor: frozen features for the K-NN search: `"pixels"`,
+            `"keras_app:<name>"` or `"array:<path.npy>"`
+            (`hashzoo.similarity.extract_features`).
+        feature_weights: weights file of a `keras_app` feature extractor.
+        seed: int, seeds initializers and the noise stream.
+        preprocessing: the input contract of the encoder (default 32x32 RGB
+            in [-1, 1]).
+
+    Example:
+
+    >>> import numpy as np
+    >>> model = BGAN(code_bits=8, architecture="smoke", k1=3, k2=4,
+    ...              preprocessing={"image_size": (8, 8), "channels": 1})
+    >>> model.compile()
+    >>> images = np.random.default_rng(0).integers(0, 256, (32, 8, 8, 1)).astype("uint8")
+    >>> train = model.make_train_dataset(images, batch_size=16, seed=0)
+    >>> history = model.fit(train, epochs=1, verbose=0, shuffle=False, callbacks=model.training_callbacks(1))
+    >>> model.encode(images).shape
+    (32, 8)
+    """
+
+    VGG19_PREPROCESSING = VGG19_PREPROCESSING
+
+    def __init__(
+        self,
+        code_bits,
+        backbone="conv",
+        backbone_weights=None,
+        architecture="standard",
+        width=1.0,
+        dropout=0.5,
+        gan_size=None,
+        slopes=DEFAULT_SLOPES,
+        slope_schedule="staged",
+        neighbourhood_weight=10.0,
+        content_weight=1.0,
+        adversarial_weight=1.0,
+        pixel_weight=0.0,
+        normalize_inner_product=True,
+        fake_source="code",
+        variational_jitter=False,
+        update="simultaneous",
+        k1=20,
+        k2=30,
+        feature_extractor="pixels",
+        feature_weights=None,
+        seed=0,
+        preprocessing=None,
+        **kwargs,
+    ):
+        preprocessing = preprocessing or {"image_size": (32, 32), "channels": 3, "mean": 127.5, "std": 127.5}
+        super().__init__(code_bits, preprocessing=preprocessing, **kwargs)
+        self.backbone = check_choice(backbone, "backbone", ("conv", "vgg19"))
+        self.backbone_weights = None if backbone_weights is None else str(backbone_weights)
+        self.architecture = architecture
+        self.width = float(width)
+        self.dropout = float(dropout)
+        self.gan_size = None if gan_size is None else int(gan_size)
+        self.slopes = tuple(float(k) for k in slopes)
+        if not self.slopes or any(not k > 0 for k in self.slopes):
+            raise ValueError(f"`slopes` must be a non-empty list of values > 0, got {slopes!r}.")
+        self.slope_schedule = check_choice(slope_schedule, "slope_schedule", SLOPE_SCHEDULES)
+        self.neighbourhood_weight = float(neighbourhood_weight)
+        self.content_weight = float(content_weight)
+        self.adversarial_weight = float(adversarial_weight)
+        self.pixel_weight = float(pixel_weight)
+        self.normalize_inner_product = bool(normalize_inner_product)
+        self.fake_source = check_choice(fake_source, "fake_source", FAKE_SOURCES)
+        self.variational_jitter = bool(variational_jitter)
+        self.update = check_choice(update, "update", UPDATES)
+        self.k1 = check_positive_int(k1, "k1")
+        self.k2 = check_positive_int(k2, "k2")
+        self.feature_extractor = similarity.check_extractor(feature_extractor)
+        self.feature_weights = None if feature_weights is None else str(feature_weights)
+        self.seed = int(seed)
+        if self.backbone == "vgg19" and self.preprocessing != Preprocessing.from_dict(VGG19_PREPROCESSING):
+            raise ValueError(
+                f"backbone='vgg19' needs preprocessing={VGG19_PREPROCESSING} (224x224, ImageNet means, no "
+                f"scaling), got {self.preprocessing.to_dict()}."
+            )
+
+        # === Networks ===
+        resolved_gan_size = self.resolved_gan_size()
+        channels = self.preprocessing.channels
+        self.encoder = Encoder(
+            self.preprocessing.input_shape, self.code_bits, backbone=self.backbone,
+            backbone_weights=self.backbone_weights, architecture=self.architecture, width=self.width,
+            dropout=self.dropout, slope=self.slopes[0], variance_head=self.variational_jitter, seed=self.seed,
+            name="encoder",
+        )
+        self.generator = Generator(
+            self.code_bits, resolved_gan_size, channels, architecture=self.architecture, width=self.width,
+            seed=self.seed + 100, name="generator",
+        )
+        self.discriminator = Discriminator(
+            resolved_gan_size, channels, architecture=self.architecture, width=self.width, seed=self.seed + 200,
+            name="discriminator",
+        )
+        # G and D see pixels in [0, 1] at gan_size with the encoder's channels.
+        self.gan_preprocessor = ImagePreprocessing(
+            {"image_size": (resolved_gan_size,) * 2, "channels": channels, "mean": 0.0, "std": 255.0},
+            name="gan_preprocessor",
+        )
+
+        # === Noise stream, trackers, similarity (not saved: rebuilt from data) ===
+        self.seed_generator = keras.random.SeedGenerator(self.seed, name="noise_seed")
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in TRACKERS}
+        object.__setattr__(self, "_similarity", None)
+        object.__setattr__(self, "_similarity_summary", {})
+        self.build()
+
+    def resolved_gan_size(self):
+        """`gan_size`, or the preprocessing's image side when it is None."""
+        side = self.gan_size
+        if side is None:
+            height, width = self.preprocessing.image_size
+            if height != width or height not in GAN_SIZES:
+                raise ValueError(
+                    f"G and D run at gan_size in {list(GAN_SIZES)}; the image size {(height, width)} is not one, "
+                    "so set `gan_size` explicitly (real images are resized to it)."
+                )
+            side = height
+        return check_choice(side, "gan_size", GAN_SIZES)
+
+    # -- HashingModel -----------------------------------------------------------
+
+    def hash_values(self, x, training=False):
+        return self.encoder(x, training=training)
+
+    def pre_activation(self, images):
+        """The hash layer's pre-activation a for pixels in [0, 255]; codes are `a >= 0`."""
+        return self.encoder.pre_activation(self.preprocess(images))
+
+    @property
+    def slope(self):
+        """The current smooth-sign slope k (a saved, non-trainable weight)."""
+        return float(np.asarray(self.encoder.smooth_sign.slope))
+
+    # -- training hooks -----------------------------------------------------------
+
+    def slope_at(self, epoch, epochs):
+        """Slope k at `epoch` (0-based) of an `epochs`-long run (spec §4)."""
+        if self.slope_schedule == "constant":
+            return self.slopes[0]
+        return staged_slope(epoch, epochs, slopes=self.slopes)
+
+    def training_callbacks(self, epochs):
+        """The smooth-sign schedule: sets k at each epoch start (`SmoothSignSchedule`)."""
+        return [SmoothSignSchedule(functools.partial(self.slope_at, epochs=check_positive_int(epochs, "epochs")))]
+
+    def build_similarity(self, images, labels=None):
+        """Builds the ±1 K-NN similarity matrix of the training images (spec §5), once.
+
+        Features from `feature_extractor` (never this model), cosine K1-NN in
+        row blocks, then the K1/K2 shared-neighbour rule; stored sparse.
+        `labels`, when given, only feed the logged label agreement.
+        """
+        features = similarity.extract_features(images, self.feature_extractor, self.feature_weights)
+        matrix = similarity.bgan_similarity(features, k1=self.k1, k2=self.k2)
+        object.__setattr__(self, "_similarity", matrix)
+        summary = matrix.summary(labels)
+        summary.update(feature_extractor=self.feature_extractor, feature_dim=int(features.shape[1]),
+                       k1=self.k1, k2=self.k2)
+        object.__setattr__(self, "_similarity_summary", summary)
+        return matrix
+
+    @property
+    def similarity(self):
+        """The `SparseSimilarity` built by `build_similarity` (None before)."""
+        return self._similarity
+
+    def make_train_dataset(self, images, labels=None, batch_size=32, seed=None):
+        """`(images, S_B)` batches over the training images, building S first (spec §5.3)."""
+        matrix = self.build_similarity(images, labels)
+        return make_similarity_dataset(images, matrix, batch_size=batch_size, shuffle=True, seed=seed)
+
+    def train_data_summary(self):
+        return dict(self._similarity_summary)
+
+    # -- compile --------------------------------------------------------------------
+
+    def compile(self, encoder_optimizer=None, generator_optimizer=None, discriminator_optimizer=None, **kwargs):
+        """Three optimizers, by default each Adam(1e-3, beta_1 0.9, beta_2 0.999, epsilon 1.0) [code]."""
+        encoder_optimizer = encoder_optimizer or default_optimizer()
+        super().compile(optimizer=encoder_optimizer, **kwargs)
+        self.generator_optimizer = generator_optimizer or default_optimizer()
+        self.discriminator_optimizer = discriminator_optimizer or default_optimizer()
+        # Built now on their own variable sets, so each holds only its slots
+        # and all exist before weights (and optimizer states) are loaded.
+        self.optimizer.build(self.encoder.trainable_variables)
+        self.generator_optimizer.build(self.generator.trainable_variables)
+        self.discriminator_optimizer.build(self.discriminator.trainable_variables)
+
+    def get_compile_config(self):
+        if not self.compiled:
+            return None
+        return {
+            "encoder_optimizer": keras.optimizers.serialize(self.optimizer),
+            "generator_optimizer": keras.optimizers.serialize(self.generator_optimizer),
+            "discriminator_optimizer": keras.optimizers.serialize(self.discriminator_optimizer),
+        }
+
+    def compile_from_config(self, config):
+        self.compile(**{name: keras.optimizers.deserialize(spec) for name, spec in config.items()})
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    # -- training ----------------------------------------------------------------------
+
+    def forward(self, x, real, similarity_rows, dropout_seed, noise_seed):
+        """One training forward pass (spec §7.2): every loss of the step, unscaled."""
+        features = self.encoder.features(x, training=True, dropout_seed=dropout_seed)
+        codes = self.encoder.hash_head(features)
+        generator_input = codes
+        if self.variational_jitter:
+            jitter_seed, noise_seed = distribute.split_seed(noise_seed, 2)
+            epsilon = distribute.replica_normal(tf.shape(codes), jitter_seed)
+            generator_input = codes + tf.exp(0.5 * self.encoder.log_variance(features)) * epsilon
+        reconstruction = self.generator(generator_input, training=True)
+        logit_real, phi_real = self.discriminator(real, training=True)
+        logit_reconstruction, phi_reconstruction = self.discriminator(reconstruction, training=True)
+        if self.fake_source == "gaussian":
+            xi = distribute.replica_normal(tf.shape(codes), noise_seed)
+            logit_fake, _ = self.discriminator(self.generator(xi, training=True), training=True)
+        else:
+            logit_fake = logit_reconstruction
+
+        all_codes = distribute.gather_replicas(codes)
+        check_similarity_block(similarity_rows, codes, all_codes)
+        neighbourhood = losses.pairwise_similarity_loss(
+            codes, all_codes, similarity_rows, normalize=self.normalize_inner_product
+        )
+        # (1 / (mL)) sum ||h - sgn h||^2 with sgn held constant, as (|h| - 1)^2 summed over bits / L.
+        quantization = losses.quantization_loss(codes) / self.code_bits
+        content = tf.reduce_mean(tf.square(phi_real - phi_reconstruction))
+        if self.pixel_weight:
+            content += self.pixel_weight * tf.reduce_mean(tf.square(real - reconstruction))
+        generator = bce(logit_fake, 1.0)
+        discriminator = bce(logit_real, 1.0) + bce(logit_fake, 0.0)
+        encoder_loss = self.content_weight * content + self.neighbourhood_weight * (neighbourhood + quantization)
+        return {
+            "loss": encoder_loss,
+            "neighbourhood_loss": neighbourhood,
+            "quantization_loss": quantization,
+            "content_loss": content,
+            "generator_loss": generator,
+            "discriminator_loss": discriminator,
+            "generator_objective": self.content_weight * content + self.adversarial_weight * generator,
+        }
+
+    def train_step(self, data):
+        images, similarity_rows = data[0], data[1]
+        x = self.preprocess(images)
+        real = self.gan_preprocessor(images)
+        dropout_seed, noise_seed = distribute.split_seed(distribute.step_seed(self.seed_generator), 2)
+        encoder_variables = self.encoder.trainable_variables
+        generator_variables = self.generator.trainable_variables
+        discriminator_variables = self.discriminator.trainable_variables
+
+        if self.update == "alternating":
+            with tf.GradientTape() as tape:
+                values = self.forward(x, real, similarity_rows, dropout_seed, noise_seed)
+                scaled = distribute.scale_loss(values["discriminator_loss"])
+            self.discriminator_optimizer.apply_gradients(
+                zip(tape.gradient(scaled, discriminator_variables), discriminator_variables)
+            )
+            discriminator_loss = values["discriminator_loss"]
+
+        with tf.GradientTape(persistent=True) as tape:
+            values = self.forward(x, real, similarity_rows, dropout_seed, noise_seed)
+            encoder_scaled = distribute.scale_loss(values["loss"])
+            generator_scaled = distribute.scale_loss(values["generator_objective"])
+            discriminator_scaled = distribute.scale_loss(values["discriminator_loss"])
+        encoder_gradients = tape.gradient(encoder_scaled, encoder_variables)
+        generator_gradients = tape.gradient(generator_scaled, generator_variables)
+        if self.update == "simultaneous":
+            discriminator_gradients = tape.gradient(discriminator_scaled, discriminator_variables)
+            discriminator_loss = values["discriminator_loss"]
+        del tape
+        self.optimizer.apply_gradients(zip(encoder_gradients, encoder_variables))
+        self.generator_optimizer.apply_gradients(zip(generator_gradients, generator_variables))
+        if self.update == "simultaneous":
+            self.discriminator_optimizer.apply_gradients(zip(discriminator_gradients, discriminator_variables))
+
+        values["discriminator_loss"] = discriminator_loss
+        values["slope"] = tf.cast(self.encoder.smooth_sign.slope, tf.float32)
+        for name, tracker in self.trackers.items():
+            tracker.update_state(values[name])
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    # -- serialization ------------------------------------------------------------------
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            backbone=self.backbone,
+            backbone_weights=self.backbone_weights,
+            architecture=self.architecture,
+            width=self.width,
+            dropout=self.dropout,
+            gan_size=self.gan_size,
+            slopes=list(self.slopes),
+            slope_schedule=self.slope_schedule,
+            neighbourhood_weight=self.neighbourhood_weight,
+            content_weight=self.content_weight,
+            adversarial_weight=self.adversarial_weight,
+            pixel_weight=self.pixel_weight,
+            normalize_inner_product=self.normalize_inner_product,
+            fake_source=self.fake_source,
+            variational_jitter=self.variational_jitter,
+            update=self.update,
+            k1=self.k1,
+            k2=self.k2,
+            feature_extractor=self.feature_extractor,
+            feature_weights=self.feature_weights,
+            seed=self.seed,
+        )
+        return config
+
+
+def check_similarity_block(similarity_rows, codes, all_codes):
+    """Raises a clear error when the second batch element is not this batch's S_B rows."""
+    expected = (tuple(codes.shape)[0], tuple(all_codes.shape)[0])
+    shape = tuple(similarity_rows.shape)
+
+    def differ(a, b):
+        return a is not None and b is not None and a != b
+
+    if len(shape) != 2 or differ(expected[0], shape[0]) or differ(expected[1], shape[1]):
+        raise ValueError(
+            "BGAN trains on (images, S_B) batches, S_B being the batch's block of the similarity matrix "
+            f"(rows: this replica's items, columns: the whole batch), expected shape {list(expected)}, got "
+            f"{list(shape)}. Build the pipeline with `model.make_train_dataset(images, batch_size=...)`."
+        )
+
+
+def bce(logits, target):
+    """Mean sigmoid cross-entropy of `logits` against a constant target (0 or 1)."""
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.fill(tf.shape(logits), target),
+                                                                  logits=logits))
+
+
+def default_optimizer():
+    return keras.optimizers.Adam(1e-3, beta_1=0.9, beta_2=0.999, epsilon=1.0)

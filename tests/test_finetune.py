@@ -1,0 +1,155 @@
+"""Fine-tuning a preset on new images: weights kept/replaced, new preset folder, errors, resume."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+import hashzoo
+from hashzoo import data, finetune, presets
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+PARENT = "coophash-digits-32"
+
+
+def write_folder(root, per_class, classes=range(10), size=None, mode="L"):
+    """Digits turned 90 degrees and inverted, as PNG files in one sub-folder per class."""
+    digits = data.load_digits()
+    for c in classes:
+        folder = root / f"class_{c}"
+        folder.mkdir(parents=True)
+        for i in np.flatnonzero(digits.labels == c)[:per_class]:
+            image = Image.fromarray((255 - np.rot90(digits.images[i, :, :, 0])).astype(np.uint8), "L")
+            if size is not None:
+                image = image.resize((size, size))
+            image.convert(mode).save(folder / f"{i:04d}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def turned(tmp_path_factory):
+    return write_folder(tmp_path_factory.mktemp("data") / "turned", per_class=20)
+
+
+def test_finetuning_raises_map_on_the_new_data_and_writes_a_preset(turned, tmp_path):
+    out = tmp_path / "ft"
+    model, result, before, rows = finetune.finetune(
+        PARENT, turned, out, epochs=2, steps_per_epoch=8, batch_size=32, verbose=0, command="pytest",
+    )
+    assert result.metrics["mAP@all"] > before.metrics["mAP@all"] + 0.05, (before.metrics, result.metrics)
+    assert {status for _, status, _, _ in rows} == {finetune.LOADED}
+    assert sorted(p.name for p in out.iterdir()) == sorted(presets.PRESET_FILES)
+    assert not (tmp_path / "ft.backup").exists()
+    loaded = hashzoo.load(out)
+    query, _, database = data.get_protocol("folder").apply(data.load_image_folder(turned, channels=1))
+    np.testing.assert_array_equal(loaded.encode(query.images), model.encode(query.images))
+    card = loaded.card
+    parent = hashzoo.load(PARENT).card
+    assert card["parent"]["name"] == PARENT and card["parent"]["weights_sha256"] == parent["weights_sha256"]
+    assert card["weights_sha256"] == presets.sha256_file(out / "model.weights.h5")
+    assert card["protocol"]["id"] == "folder" and card["protocol"]["query"] == 50
+    assert card["evaluation"]["metrics"]["mAP@all"] == result.metrics["mAP@all"]
+    assert card["evaluation_parent"]["metrics"]["mAP@all"] == before.metrics["mAP@all"]
+    assert card["checkpoint"]["epoch"] in (1, 2) and card["command"] == "pytest"
+    assert card["input"]["resized"] is False and card["input"]["native_shapes"] == [[8, 8, 1]]
+    assert loaded.preprocessing == hashzoo.load(PARENT).preprocessing
+    text = (out / "README.md").read_text()
+    assert f"Fine-tuned from `{PARENT}`" in text and "Protocol `folder`" in text
+
+
+def test_new_bits_and_classes_replace_heads_and_keep_the_trunk(tmp_path):
+    five = write_folder(tmp_path / "five", per_class=8, classes=range(5))
+    parent = hashzoo.load(PARENT)
+    child = hashzoo.load(PARENT, weights=False, code_bits=16, num_classes=5)
+    rows = {name: (status, old, new) for name, status, old, new in finetune.transfer_weights(parent, child)}
+    assert rows["trunk/conv0"][0] == rows["trunk/features"][0] == rows["inference"][0] == finetune.LOADED
+    assert rows["hash/projection"] == (finetune.REPLACED, [(128, 32), (32,)], [(128, 16), (16,)])
+    assert rows["classes"] == (finetune.REPLACED, [(128, 10), (10,)], [(128, 5), (5,)])
+    assert rows["density"][0] == finetune.REINITIALISED  # its class matrix is [classes, features]
+    reinitialised = [name for name, (status, _, _) in rows.items() if status == finetune.REINITIALISED]
+    assert any(name.startswith("network/") for name in reinitialised), "the generator's label input"
+    by_path = dict(zip([w.path for w in parent.weights], parent.weights))
+    for weight in child.weights:
+        if weight.path.startswith("trunk/"):
+            np.testing.assert_array_equal(np.asarray(weight), np.asarray(by_path[weight.path]))
+    summary = finetune.format_summary(finetune.transfer_weights(parent, child))
+    assert "hash/projection" in summary and "[128, 32] [32] -> [128, 16] [16]" in summary
+    assert summary.splitlines()[-1].endswith("2 replaced, 2 re-initialised layers")
+
+    model, result, _, _ = finetune.finetune(PARENT, five, tmp_path / "ft16", bits=16, epochs=1, steps_per_epoch=2,
+                                            batch_size=16, verbose=0)
+    assert model.code_bits == 16 and model.num_classes == 5 and result.bits == 16
+    card = hashzoo.load(tmp_path / "ft16").card
+    assert card["code_bits"] == 16 and card["parent"]["code_bits"] == 32
+    assert {row["layer"]: row["status"] for row in card["layers"]}["hash/projection"] == "replaced"
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda root: root.mkdir(), "is empty"),
+        (lambda root: write_folder(root, per_class=8, classes=[3]),
+         "supervised and needs at least 2 classes.*'class_3'"),
+        (lambda root: write_folder(root, per_class=8, classes=[0, 1], mode="RGB"),
+         "have 3 channel.*contract is 8x8x1 \\(grey\\). Pass --convert_channels"),
+        (lambda root: write_folder(root, per_class=8, classes=[0, 1], size=16),
+         "are 16x16.*contract is 8x8x1. Pass --resize"),
+        (lambda root: (root / "a").mkdir(parents=True), "holds no images"),
+    ],
+    ids=["empty", "one-class", "rgb", "size", "no-images"],
+)
+def test_bad_folders_get_clear_errors_and_nothing_is_written(tmp_path, make, message):
+    root = tmp_path / "user"
+    make(root)
+    with pytest.raises(ValueError, match=message):
+        finetune.finetune(PARENT, root, tmp_path / "out", epochs=1, steps_per_epoch=1, verbose=0)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.backup").exists()
+
+
+def test_adapting_the_input_takes_a_flag_and_is_recorded(tmp_path):
+    root = write_folder(tmp_path / "big", per_class=8, classes=[0, 1, 2], size=16, mode="RGB")
+    dataset, record = finetune.load_data(root, hashzoo.load(PARENT).preprocessing, resize=True, convert_channels=True)
+    assert dataset.images.shape[1:] == (8, 8, 1)
+    assert record["resized"] and record["channels_converted"] and record["native_shapes"] == [[16, 16, 3]]
+
+
+def test_a_killed_finetune_resumes_from_its_backup(turned, tmp_path):
+    class Killed(Exception):
+        pass
+
+    class KillAfterFirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                raise Killed()
+
+    out = tmp_path / "ft"
+    with pytest.raises(Killed):
+        finetune.finetune(PARENT, turned, out, epochs=2, steps_per_epoch=2, batch_size=16, verbose=0,
+                          extra_callbacks=[KillAfterFirstEpoch()])
+    assert not out.exists() and (tmp_path / "ft.backup").is_dir()
+    finetune.finetune(PARENT, turned, out, epochs=2, steps_per_epoch=2, batch_size=16, verbose=0)
+    history = json.loads((out / "metadata.json").read_text())["history"]
+    assert len(history["loss"]) == 1, "the resumed run trains only the second epoch"
+    assert not (tmp_path / "ft.backup").exists()
+
+
+def test_finetune_cli_end_to_end(turned, tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    args = [sys.executable, str(REPO / "tools" / "finetune.py"), "--preset", PARENT, "--data", str(turned),
+            "--epochs", "1", "--steps_per_epoch", "3", "--batch_size", "16", "--out", str(tmp_path / "cli")]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "11 loaded, 0 replaced, 0 re-initialised layers" in proc.stdout
+    assert "mAP@all on the new data: parent" in proc.stdout and "3/3" in proc.stdout  # Keras progress bar
+    assert hashzoo.load(tmp_path / "cli").card["command"].startswith("python ")
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "keep").write_text("mine")
+    with pytest.raises(ValueError, match="already exists and is not empty"):
+        finetune.finetune(PARENT, turned, tmp_path / "taken", verbose=0)
+    assert (tmp_path / "taken" / "keep").read_text() == "mine"

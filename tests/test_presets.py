@@ -1,0 +1,352 @@
+"""Shipped presets, `hashzoo.load` from every source, the download cache, offline mode."""
+
+import contextlib
+import dataclasses
+import functools
+import http.server
+import json
+import math
+import os
+import pathlib
+import shutil
+import threading
+
+import numpy as np
+import pytest
+
+import hashzoo
+from hashzoo import data, presets, registry, training
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SHIPPED = registry.list_presets(with_weights=True)
+MB = 1_000_000
+
+
+# -- shipped presets ---------------------------------------------------------------
+
+
+def _protocol_data(entry):
+    metadata = json.loads((entry.builtin_path() / "metadata.json").read_text())
+    source = metadata["data"]
+    if source == "cifar10-subset" and not data.cifar10_subset_dir().is_dir():
+        pytest.skip(f"the CIFAR-10 developer subset is not at {data.cifar10_subset_dir()}")
+    return data.load(source), metadata
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_presets_load_offline_and_reproduce_their_metrics(name, monkeypatch):
+    monkeypatch.setenv("HASHZOO_OFFLINE", "1")
+    entry = registry.get_preset(name)
+    model = hashzoo.load(name)
+    assert model.card["preset"] == name and model.card["weights_sha256"] == entry.sha256
+    dataset, metadata = _protocol_data(entry)
+    protocol = data.get_protocol(entry.protocol)
+    assert protocol.split(dataset.labels).sha256 == metadata["protocol"]["split_sha256"]
+    query, _, database = protocol.apply(dataset)
+    result = training.evaluate_model(model, query, database, protocol)
+    recorded = metadata["evaluation"]["metrics"]
+    assert set(recorded) == set(result.metrics)
+    for metric, value in result.metrics.items():
+        assert math.isclose(value, recorded[metric], abs_tol=1e-6), (metric, value, recorded[metric])
+    for record in entry.metrics:
+        assert math.isclose(result.metrics[record.metric], record.value, abs_tol=1e-6)
+
+
+def test_shipped_presets_are_small_and_complete():
+    total = 0
+    for name in SHIPPED:
+        folder = registry.get_preset(name).builtin_path()
+        assert sorted(p.name for p in folder.iterdir()) == sorted(presets.PRESET_FILES), name
+        size = sum(p.stat().st_size for p in folder.iterdir())
+        assert size < 10 * MB, f"{name} is {size / MB:.1f} MB"
+        total += size
+    everything = sum(p.stat().st_size for p in (REPO / "pretrained").rglob("*") if p.is_file())
+    assert everything < 80 * MB, f"pretrained/ is {everything / MB:.1f} MB"
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_model_cards_say_data_metrics_tie_rule_command_license_and_paper(name):
+    entry = registry.get_preset(name)
+    card = (entry.builtin_path() / "README.md").read_text()
+    metadata = json.loads((entry.builtin_path() / "metadata.json").read_text())
+    for text in (f"# {name}", f"Protocol `{entry.protocol}`", "mAP@all", "P@100", "P@r<=2", "tie rule `stable`",
+                 metadata["command"], "Apache-2.0", "arXiv", f'hashzoo.load("{name}")'):
+        assert text in card, text
+    assert f"| mAP@all | {entry.metric('mAP@all'):.4f} |" in card
+    if entry.protocol == "digits":
+        assert "scikit-learn" in card
+    if entry.protocol == "cifar10-subset":
+        assert "6,102-image" in card and "`cifar10` protocol" in card and "full download" in card
+
+
+# -- local folders, overrides, corruption -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digits():
+    query, _, database = data.get_protocol("digits").apply(data.load_digits())
+    return query, database
+
+
+@pytest.fixture
+def preset_copy(tmp_path):
+    folder = tmp_path / "coophash-digits-32"
+    shutil.copytree(registry.get_preset("coophash-digits-32").builtin_path(), folder)
+    return folder
+
+
+def _flip_byte(path):
+    size = path.stat().st_size
+    with open(path, "r+b") as handle:
+        handle.seek(size // 2)
+        byte = handle.read(1)
+        handle.seek(size // 2)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+
+
+def test_folder_name_and_weights_forms_give_the_same_model(preset_copy, digits):
+    query, _ = digits
+    by_name = hashzoo.load("coophash-digits-32")
+    by_folder = hashzoo.load(preset_copy)
+    other_weights = hashzoo.load("coophash-digits-32", weights=preset_copy)
+    h5 = hashzoo.load("coophash-digits-32", weights=preset_copy / "model.weights.h5")
+    expected = by_name.encode(query.images)
+    for model in (by_folder, other_weights, h5):
+        np.testing.assert_array_equal(model.encode(query.images), expected)
+    untrained = hashzoo.load("coophash-digits-32", weights=False)
+    assert untrained.code_bits == 32 and not np.array_equal(untrained.encode(query.images), expected)
+    with pytest.raises(ValueError, match="expected True, False, a `.weights.h5` file or a preset folder"):
+        hashzoo.load("coophash-digits-32", weights="/nonexistent.weights.h5")
+
+
+def test_overrides_are_checked_and_shape_changes_refused_with_weights(digits):
+    query, _ = digits
+    with pytest.raises(ValueError, match=r"unknown override\(s\) \['bitz'\].*valid keys: \[.*'code_bits'"):
+        hashzoo.load("coophash-digits-32", bitz=16)
+    with pytest.raises(ValueError, match=r"\['code_bits'\] change the shape of weights.*tools/finetune.py"):
+        hashzoo.load("coophash-digits-32", code_bits=16)
+    assert hashzoo.load("coophash-digits-32", weights=False, code_bits=16).code_bits == 16
+    tweaked = hashzoo.load("coophash-digits-32", langevin_steps=3)
+    assert tweaked.langevin_steps == 3 and tweaked.card["overrides"] == {"langevin_steps": 3}
+    np.testing.assert_array_equal(tweaked.encode(query.images), hashzoo.load("coophash-digits-32").encode(query.images))
+
+
+def test_a_corrupted_weights_file_is_refused_with_both_hashes(preset_copy, monkeypatch):
+    expected = presets.sha256_file(preset_copy / "model.weights.h5")
+    _flip_byte(preset_copy / "model.weights.h5")
+    actual = presets.sha256_file(preset_copy / "model.weights.h5")
+    with pytest.raises(ValueError, match=f"expected sha256 {expected}, got {actual}.*not loaded"):
+        hashzoo.load(preset_copy)
+    assert (preset_copy / "model.weights.h5").is_file(), "a user's own folder is never deleted"
+    # A folder whose metadata agrees with changed weights still has to match the registry.
+    metadata = json.loads((preset_copy / "metadata.json").read_text())
+    metadata["weights_sha256"] = actual
+    (preset_copy / "metadata.json").write_text(json.dumps(metadata))
+    monkeypatch.setattr(registry, "PRETRAINED_DIR", preset_copy.parent)
+    message = f"does not match the preset registry: expected sha256 {expected}, got {actual}"
+    with pytest.raises(ValueError, match=message):
+        hashzoo.load("coophash-digits-32")
+
+
+def test_missing_paths_and_bad_folders_name_the_problem(tmp_path):
+    with pytest.raises(ValueError, match="cannot load .*nothing/here.*accepted forms: a registered preset name"):
+        hashzoo.load(str(tmp_path / "nothing" / "here"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=r"is not a hashzoo preset folder: missing \['config.json'"):
+        hashzoo.load(tmp_path / "empty")
+
+
+# -- archives, the cache and offline mode ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    folder = registry.get_preset("coophash-digits-32").builtin_path()
+    path = tmp_path_factory.mktemp("dist") / "coophash-digits-32.tar.gz"
+    sha = presets.make_archive(folder, path)
+    return path, sha
+
+
+@pytest.fixture
+def online(monkeypatch, tmp_path):
+    monkeypatch.setenv("HASHZOO_OFFLINE", "0")
+    monkeypatch.setenv("HASHZOO_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def _cache_files(cache):
+    return sorted(str(p.relative_to(cache)) for p in cache.rglob("*") if p.is_file()) if cache.exists() else []
+
+
+def test_archives_are_reproducible(archive, tmp_path):
+    path, sha = archive
+    again = presets.make_archive(registry.get_preset("coophash-digits-32").builtin_path(), tmp_path / "again.tar.gz")
+    assert again == sha == presets.sha256_file(path)
+
+
+def test_file_url_downloads_once_then_loads_from_the_cache_offline(archive, online, digits, tmp_path, monkeypatch):
+    path, sha = archive
+    source = tmp_path / "served" / path.name
+    source.parent.mkdir()
+    shutil.copy(path, source)
+    url = f"{source.as_uri()}#sha256={sha}"
+    model = hashzoo.load(url)
+    query, _ = digits
+    expected = hashzoo.load("coophash-digits-32").encode(query.images)
+    np.testing.assert_array_equal(model.encode(query.images), expected)
+    key = f"coophash-digits-32-{sha[:12]}"
+    unpacked = [f"presets/{key}/{name}" for name in sorted(presets.PRESET_FILES)]
+    assert _cache_files(online) == [f"archives/{key}.tar.gz"] + unpacked
+    source.unlink()
+    monkeypatch.setenv("HASHZOO_OFFLINE", "1")
+    np.testing.assert_array_equal(hashzoo.load(url).encode(query.images), expected)
+    shutil.rmtree(online / "presets")  # the archive alone is enough: it is unpacked again, offline
+    np.testing.assert_array_equal(hashzoo.load(url).encode(query.images), expected)
+
+
+def test_a_hash_mismatch_is_refused_with_both_hashes_and_leaves_nothing(archive, online):
+    path, sha = archive
+    wrong = "0" * 64
+    with pytest.raises(ValueError, match=f"expected sha256 {wrong}, got {sha}. It was deleted and not loaded"):
+        hashzoo.load(f"{path.as_uri()}#sha256={wrong}")
+    assert _cache_files(online) == []
+
+
+def test_urls_need_a_hash_unless_verify_is_off(archive, online):
+    path, _ = archive
+    with pytest.raises(ValueError, match="cannot verify .*#sha256=<64 hex digits>"):
+        hashzoo.load(path.as_uri())
+    assert hashzoo.load(path.as_uri(), verify=False).code_bits == 32
+    with pytest.raises(ValueError, match="unsupported URL scheme 'ftp'"):
+        presets.fetch_archive("ftp://example.com/x.tar.gz#sha256=" + "0" * 64)
+
+
+def test_offline_mode_names_the_expected_file_and_never_trusts_partial_downloads(archive, online, monkeypatch):
+    path, sha = archive
+    monkeypatch.setenv("HASHZOO_OFFLINE", "1")
+    key = f"coophash-digits-32-{sha[:12]}"
+    # What an interrupted download leaves behind: a partial file beside the target.
+    (online / "archives").mkdir(parents=True)
+    partial = online / "archives" / f".{key}.tar.gz.0123.partial"
+    partial.write_bytes(path.read_bytes()[:1000])
+    url = f"https://example.invalid/presets/coophash-digits-32.tar.gz#sha256={sha}"
+    with pytest.raises(ValueError) as error:
+        hashzoo.load(url)
+    message = str(error.value)
+    assert "HASHZOO_OFFLINE=1" in message and str(online / "archives" / f"{key}.tar.gz") in message
+    assert "https://example.invalid/presets/coophash-digits-32.tar.gz" in message and sha in message
+    # A truncated file under the final name (from another tool) is caught by its hash and deleted.
+    truncated = online / "archives" / f"{key}.tar.gz"
+    truncated.write_bytes(path.read_bytes()[:1000])
+    bad = presets.sha256_file(truncated)
+    with pytest.raises(ValueError, match=f"expected sha256 {sha}, got {bad}. It was deleted"):
+        hashzoo.load(url)
+    assert not truncated.exists() and not (online / "presets").exists()
+    with pytest.raises(ValueError, match="force_download=True but HASHZOO_OFFLINE=1"):
+        hashzoo.load(url, force_download=True)
+
+
+def test_a_registered_remote_preset_downloads_by_name(archive, online, monkeypatch, digits):
+    path, sha = archive
+    entry = registry.get_preset("coophash-digits-32")
+    remote = dataclasses.replace(entry, name="coophash-remote-32", dataset="remote", builtin=None,
+                                 url=path.as_uri(), archive_sha256=sha)
+    monkeypatch.setattr(registry, "_PRESETS", dict(registry._PRESETS))
+    registry.register_preset(remote)
+    model = hashzoo.load("coophash-remote-32")
+    query, _ = digits
+    np.testing.assert_array_equal(model.encode(query.images), hashzoo.load(entry.name).encode(query.images))
+    assert model.card["preset"] == "coophash-remote-32"
+    # A cached folder whose weights were changed is refused and removed from the cache.
+    cached = online / "presets" / f"coophash-remote-32-{sha[:12]}"
+    _flip_byte(cached / "model.weights.h5")
+    with pytest.raises(ValueError, match="expected sha256"):
+        hashzoo.load("coophash-remote-32")
+    assert not cached.exists()
+    assert hashzoo.load("coophash-remote-32").code_bits == 32  # unpacked again from the verified archive
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    truncate = False
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        if not self.truncate:
+            return super().do_GET()
+        body = (pathlib.Path(self.directory) / self.path.lstrip("/")).read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2])  # the connection drops half way
+
+
+@contextlib.contextmanager
+def _serve(directory, truncate=False):
+    handler = type("Handler", (_Handler,), {"truncate": truncate})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(directory)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_loopback_http_download_and_an_interrupted_one(archive, online, digits):
+    path, sha = archive
+    with _serve(path.parent, truncate=True) as origin:
+        with pytest.raises(OSError, match="download of http://127.0.0.1:.* failed"):
+            hashzoo.load(f"{origin}/{path.name}#sha256={sha}")
+    assert _cache_files(online) == [], "an interrupted download must leave nothing behind"
+    with _serve(path.parent) as origin:
+        model = hashzoo.load(f"{origin}/{path.name}#sha256={sha}")
+    query, _ = digits
+    np.testing.assert_array_equal(model.encode(query.images), hashzoo.load("coophash-digits-32").encode(query.images))
+
+
+def test_the_cache_folder_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("HASHZOO_HOME", str(tmp_path / "h"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "k"))
+    assert presets.cache_dir() == tmp_path / "h"
+    monkeypatch.delenv("HASHZOO_HOME")
+    assert presets.cache_dir() == tmp_path / "k" / "hashzoo"
+    monkeypatch.delenv("KERAS_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert presets.cache_dir() == tmp_path / "home" / ".keras" / "hashzoo"
+    assert presets.cache_dir(tmp_path / "explicit") == tmp_path / "explicit"
+    if os.geteuid() != 0:  # root can write anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        with pytest.warns(UserWarning, match="not writable"):
+            assert presets.cache_dir(locked / "sub").name == "hashzoo"
+
+
+def test_publish_keeps_only_model_variables_and_completes_the_card(tmp_path, digits):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_preset_tool", REPO / "tools" / "make_preset.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    # An older training run: weights file with optimizer slots, metadata without license or paper.
+    old = tmp_path / "runs" / "old"
+    shutil.copytree(registry.get_preset("coophash-digits-32").builtin_path(), old)
+    compiled = hashzoo.load(old, compile=True)
+    compiled.save_weights(str(old / "model.weights.h5"))
+    metadata = json.loads((old / "metadata.json").read_text())
+    for key in ("license", "paper", "paper_url", "preprocessing"):
+        metadata.pop(key)
+    metadata["weights_sha256"] = presets.sha256_file(old / "model.weights.h5")
+    (old / "metadata.json").write_text(json.dumps(metadata))
+    target = tmp_path / "pretrained" / "coophash-digits-32"
+    published = tool.publish(old, target, "python tools/make_preset.py --publish ...")
+    assert (target / "model.weights.h5").stat().st_size < (old / "model.weights.h5").stat().st_size / 2
+    assert published["published"]["source_weights_sha256"] == metadata["weights_sha256"]
+    assert published["license"] == "Apache-2.0" and "arXiv" in published["paper"]
+    query, _ = digits
+    np.testing.assert_array_equal(hashzoo.load(target).encode(query.images), compiled.encode(query.images))
+    assert "optimizer state removed" in (target / "README.md").read_text()
+    with pytest.raises(ValueError, match="already exists"):
+        tool.publish(old, target, "again")

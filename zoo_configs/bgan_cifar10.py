@@ -1,0 +1,63 @@
+"""BGAN on CIFAR-10 (32x32 RGB), from scratch, unsupervised.
+
+`data` defaults to the real 6,102-image subset shipped to developers with the
+`cifar10-subset` protocol (4,050 training images); with the full download use
+`--data <cifar-10-batches-py> --protocol cifar10-1` (the paper's split, trained
+on 5,000 images).
+
+hashzoo's choices for CPU training (docs/bgan.md gives the measurements):
+- width 0.5 and G/D at 16x16 (`gan_size=16`, real images resized): the spec's
+  full networks at 32x32 took 2.1 s per 40-image step on 2 CPU cores
+  (about 4 minutes an epoch); these take 0.25 s;
+- K-NN features from a frozen random conv layer (`random_conv`): pixel
+  features give neighbourhoods no better than PCA-ITQ on this subset (0.135
+  mAP@all against 0.141 after 12 epochs), random conv features 0.148;
+- no encoder dropout and Adam lr 3e-3 with the code's epsilon of 1.0, as for
+  digits; 12 epochs (slope stages of 2 epochs, k = 10 from epoch 9).
+
+The `paper` variant is the spec's full setting (width 1, G/D at 32x32, dropout
+0.5, Adam lr 1e-3, 51 epochs, pixel features), about 3.5 hours on 2 CPU cores;
+`pixels` is the default with pixel K-NN features.
+"""
+
+from hashzoo.training.config import TrainConfig
+from hashzoo.training.variants import select_variant
+
+MODEL = dict(
+    architecture="standard",
+    width=0.5,
+    gan_size=16,
+    dropout=0.0,
+    k1=20,
+    k2=30,
+    feature_extractor="random_conv",
+)
+
+
+def adam(learning_rate):
+    config = {"learning_rate": learning_rate, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1.0}
+    spec = {"class_name": "Adam", "config": config}
+    return dict(encoder_optimizer=spec, generator_optimizer=spec, discriminator_optimizer=spec)
+
+
+def get_config(variant="default"):
+    default = TrainConfig(
+        method="bgan", data="cifar10-subset", protocol="cifar10-subset", bits=32, epochs=12, batch_size=40,
+        model=MODEL, optimizers=adam(3e-3), seed=0,
+        description="BGAN, from scratch on the 6,102-image CIFAR-10 subset (cifar10-subset protocol).",
+    )
+    pixels = default.replace(
+        model=dict(MODEL, feature_extractor="pixels"),
+        description="BGAN on the CIFAR-10 subset with pixel K-NN features.",
+    )
+    paper = default.replace(
+        epochs=51, model=dict(MODEL, width=1.0, gan_size=32, dropout=0.5, feature_extractor="pixels"),
+        optimizers=adam(1e-3),
+        description="BGAN with the spec's full networks and schedule (51 epochs) on the CIFAR-10 subset.",
+    )
+    smoke = default.replace(
+        epochs=1, batch_size=16, bits=16,
+        model=dict(MODEL, architecture="smoke", gan_size=8, k1=3, k2=4, feature_extractor="pixels"),
+        description="BGAN smoke run on CIFAR-10 (tests).",
+    )
+    return select_variant({"default": default, "pixels": pixels, "paper": paper, "smoke": smoke}, variant)
