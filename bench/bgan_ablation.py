@@ -48,7 +48,9 @@ def main():
         for i, name in enumerate(args.variants):
             config = base.replace(model=dict(base.model, **VARIANTS[name]))
             started = time.time()
-            _, result = training.train(config, os.path.join(workdir, str(i)), verbose=0, command="bench/bgan_ablation.py")
+            _, result = training.train(
+                config, os.path.join(workdir, str(i)), verbose=0, command="bench/bgan_ablation.py"
+            )
             rows.append((name, result.metrics["mAP@all"], result.metrics["P@100"], time.time() - started))
             print(f"  {name}: mAP@all {rows[-1][1]:.4f}", flush=True)
     print(f"\n{args.config}, {args.bits} bits, {base.epochs} epochs, protocol {base.protocol}, seed {base.seed}")

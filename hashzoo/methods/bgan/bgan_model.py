@@ -244,7 +244,9 @@ class BGAN(HashingModel):
 
         Features from `feature_extractor` (never this model), cosine K1-NN in
         row blocks, then the K1/K2 shared-neighbour rule; stored sparse.
-        `labels`, when given, only feed the logged label agreement.
+        `labels`, when given, only feed the logged label agreement (the
+        share of positives that share a label, a diagnostic); training never
+        sees them.
         """
         features = similarity.extract_features(images, self.feature_extractor, self.feature_weights)
         matrix = similarity.bgan_similarity(features, k1=self.k1, k2=self.k2)
@@ -256,7 +258,7 @@ class BGAN(HashingModel):
         return matrix
 
     @property
-    def similarity(self):
+    def similarity_matrix(self):
         """The `SparseSimilarity` built by `build_similarity` (None before)."""
         return self._similarity
 
@@ -379,7 +381,7 @@ class BGAN(HashingModel):
         values["slope"] = tf.cast(self.encoder.smooth_sign.slope, tf.float32)
         for name, tracker in self.trackers.items():
             tracker.update_state(values[name])
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        return distribute.report(self.trackers.values())
 
     # -- serialization ------------------------------------------------------------------
 
