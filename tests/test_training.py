@@ -129,3 +129,13 @@ def test_demo_cli_prints_the_table_and_writes_both_pictures(tmp_path):
     for name in ("retrieval.png", "pr_curve.png"):
         with Image.open(tmp_path / name) as image:
             assert image.format == "PNG" and min(image.size) > 200
+
+
+def test_ablation_trains_every_variant_from_the_same_config():
+    from hashzoo.training.ablation import run_ablation
+
+    variants = {"full": {}, "no Langevin": {"langevin_steps": 0}}
+    rows = run_ablation(smoke(epochs=1), variants, list(variants), command="pytest")
+    assert [row[0] for row in rows] == ["full", "no Langevin"]
+    assert all(0.0 < row[1] <= 1.0 and 0.0 < row[2] <= 1.0 for row in rows)
+    assert rows[0][1] != rows[1][1], "the override must reach the model"

@@ -7,6 +7,7 @@ features `[N, D]`, used as given. A model remembers which kind it was fitted
 on and only encodes that kind, so pixels are never mixed up with features.
 """
 
+import abc
 import json
 import numbers
 import os
@@ -93,7 +94,7 @@ def _atomic_savez(path, arrays):
     return os.fspath(path)
 
 
-class Baseline:
+class Baseline(abc.ABC):
     """Base class of the linear baselines: codes are `binarize((x - mean) @ projection)`.
 
     Subclasses implement `_fit(matrix)`, which sets `self.mean_` `[D]` and
@@ -161,8 +162,9 @@ class Baseline:
         self.input_shape_ = shape
         return self
 
+    @abc.abstractmethod
     def _fit(self, matrix):
-        raise NotImplementedError(f"{type(self).__name__} must implement `_fit(matrix)`.")
+        """Learns the projection from float64 inputs `[N, D]` (each baseline's own rule)."""
 
     def _check_fitted(self, action):
         if not self.is_fitted:
