@@ -11,7 +11,6 @@ The first step of each run (tracing) is excluded from the timing.
 
 import argparse
 import os
-import platform
 import sys
 import time
 
@@ -23,6 +22,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from hashzoo import data, training  # noqa: E402
+from machine import cpu_model, usable_cores  # noqa: E402
 
 
 def images_per_second(config, images, labels, steps, eager):
@@ -57,7 +57,7 @@ def main():
     images, labels = dataset.images, dataset.labels
     print(f"CoopHash {config.bits} bits, batch {config.batch_size}, T={config.model['langevin_steps']}, "
           f"input {images.shape[1:]}, {args.steps} timed steps per mode")
-    print(f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+    print(f"CPU: {cpu_model()}, {usable_cores()} usable cores; "
           f"TensorFlow {tf.__version__}, Keras {keras.__version__}")
     compiled = images_per_second(config, images, labels, args.steps, eager=False)
     eager = images_per_second(config, images, labels, args.steps, eager=True)

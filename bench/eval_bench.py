@@ -40,6 +40,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hashzoo import metrics  # noqa: E402
+from machine import cpu_model, usable_cores  # noqa: E402
 from hashzoo.metrics import engine, faiss_knn, reference  # noqa: E402
 
 
@@ -56,26 +57,6 @@ def make_codes(num_queries, num_database, bits, num_classes, flip, seed):
     query, query_labels = draw(num_queries)
     database, db_labels = draw(num_database)
     return query, query_labels, database, db_labels
-
-
-def cpu_model():
-    """The CPU model name from /proc/cpuinfo, or platform's guess."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def usable_cores():
-    """Cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count()
 
 
 def _status_kib(field):

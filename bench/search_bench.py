@@ -29,18 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hashzoo.index import HammingIndex  # noqa: E402
 from hashzoo.metrics import faiss_knn  # noqa: E402
-
-
-def cpu_model():
-    """The CPU model name from /proc/cpuinfo, or platform's guess."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+from machine import cpu_model, usable_cores  # noqa: E402
 
 
 def time_search(index, queries, k, repeats):
@@ -68,13 +57,9 @@ def main(argv=None):
     num_queries = args.queries or (200 if args.small else 1000)
 
     faiss = faiss_knn.faiss_module()
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count()
     print(f"workload: {num_database} x {args.bits}-bit uniform random codes, "
           f"{num_queries} queries, top-{args.k}")
-    print(f"cpu: {cpu_model()}, {cores} usable cores")
+    print(f"cpu: {cpu_model()}, {usable_cores()} usable cores")
     print(f"versions: python {platform.python_version()}, numpy {np.__version__}, "
           f"faiss {faiss.__version__ if faiss else 'not installed'}")
 

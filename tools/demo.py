@@ -112,25 +112,17 @@ def main(argv):
             model = cls(bits, seed=0).fit(train.images)
             evaluate(name, bits, model.encode, model.fit_seconds)
 
-    if F.coophash_config:
-        config = training.load_config(F.coophash_config).replace(bits=PICTURE_BITS)
-        print(f"training CoopHash ({F.coophash_config}, {config.epochs} epochs) ...")
+    for name, spec, kind in (("CoopHash", F.coophash_config, "supervised"), ("BGAN", F.bgan_config, "unsupervised")):
+        if not spec:
+            continue
+        config = training.load_config(spec).replace(bits=PICTURE_BITS)
+        print(f"training {name} ({spec}, {config.epochs} epochs, {kind}) ...")
         started = time.time()
         model, _ = training.train(
-            config, os.path.join(F.out, "coophash-digits-32"), overwrite=True, verbose=1,
+            config, os.path.join(F.out, f"{name.lower()}-digits-{PICTURE_BITS}"), overwrite=True, verbose=1,
             command="python tools/demo.py",
         )
-        evaluate("CoopHash", PICTURE_BITS, model.encode, time.time() - started)
-
-    if F.bgan_config:
-        config = training.load_config(F.bgan_config).replace(bits=PICTURE_BITS)
-        print(f"training BGAN ({F.bgan_config}, {config.epochs} epochs, unsupervised) ...")
-        started = time.time()
-        model, _ = training.train(
-            config, os.path.join(F.out, "bgan-digits-32"), overwrite=True, verbose=1,
-            command="python tools/demo.py",
-        )
-        evaluate("BGAN", PICTURE_BITS, model.encode, time.time() - started)
+        evaluate(name, PICTURE_BITS, model.encode, time.time() - started)
 
     names = [name for name in F.presets if name]
     if names:
