@@ -324,9 +324,10 @@ def finetune(preset, data, out, *, bits=None, epochs=1, steps_per_epoch=None, ba
     optimizers = _compile(child, card, learning_rate)
     batch = min(int(batch_size), len(train))
     steps = int(steps_per_epoch) if steps_per_epoch else max(1, len(train) // batch)
-    train_ds = data_lib.make_tf_dataset(
-        train.images, train.labels, batch_size=batch, shuffle=True, seed=seed, repeat=True, drop_remainder=True,
-    )
+    # The method's own pipeline (BGAN builds its similarity matrix on the new data here), repeated so
+    # that --steps_per_epoch may exceed one pass. The parent's slope schedule is not re-run: a
+    # fine-tune continues from the saved slope.
+    train_ds = child.make_train_dataset(train.images, train.labels, batch_size=batch, seed=seed).repeat()
     backup_dir = out.with_name(out.name + ".backup")
     best = _validation_callback(validation, train, protocol, backup_dir, verbose) if len(validation) else None
     # Keras deletes its own backup folder when fit ends; the best-epoch weights live beside it.
@@ -366,6 +367,7 @@ def finetune(preset, data, out, *, bits=None, epochs=1, steps_per_epoch=None, ba
         },
         "checkpoint": chosen,
         "history": {name: [float(v) for v in values] for name, values in history.history.items()},
+        "train_data": child.train_data_summary(),
         "train_seconds": round(seconds, 1),
         "command": command or " ".join(sys.argv),
         "versions": versions(),

@@ -148,6 +148,57 @@ def save_preset(model, path, metadata=None, card=None, overwrite=False):
     return full
 
 
+def round_to_float16(model):
+    """Rounds every float32 variable of `model` to the nearest float16 value, in place.
+
+    After this, `save_float16_weights` stores the model exactly: float16 to
+    float32 is lossless, so a model loaded from the half-size file encodes
+    exactly as `model` does now. Raises `ValueError` naming a variable whose
+    values do not fit float16.
+    """
+    import numpy as np
+
+    limit = float(np.finfo(np.float16).max)
+    for variable in model.weights:
+        if variable.dtype != "float32":
+            continue
+        value = keras.ops.convert_to_numpy(variable)
+        if value.size and float(np.abs(value).max()) > limit:
+            raise ValueError(f"variable {variable.path!r} holds values beyond float16's range (+-{limit}); "
+                             "publish it with float32 weights.")
+        variable.assign(value.astype(np.float16).astype(np.float32))
+
+
+def save_float16_weights(model, path):
+    """Saves `model`'s weights like `save_weights`, with float32 arrays stored as float16.
+
+    Keras casts them back to each variable's float32 dtype on load, so the
+    file loads with `load_weights` / `hashzoo.load` unchanged. Call
+    `round_to_float16` first for the stored model to equal the one in memory.
+    """
+    import h5py
+    import numpy as np
+
+    path = pathlib.Path(path)
+    with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
+        full = pathlib.Path(scratch) / WEIGHTS_FILE
+        model.save_weights(str(full))
+        with h5py.File(full, "r") as source, h5py.File(path, "w") as target:
+            target.attrs.update(dict(source.attrs))
+
+            def copy(name, item):
+                if isinstance(item, h5py.Group):
+                    target.require_group(name).attrs.update(dict(item.attrs))
+                    return
+                value = item[()]
+                if isinstance(value, np.ndarray) and value.dtype == np.float32:
+                    value = value.astype(np.float16)
+                target.create_dataset(name, data=value)
+                target[name].attrs.update(dict(item.attrs))
+
+            source.visititems(copy)
+
+
 def make_archive(folder, archive):
     """Packs preset folder `folder` into a reproducible `.tar.gz`; returns its sha256.
 

@@ -63,6 +63,21 @@ def test_finetuning_raises_map_on_the_new_data_and_writes_a_preset(turned, tmp_p
     assert f"Fine-tuned from `{PARENT}`" in text and "Protocol `folder`" in text
 
 
+def test_an_unsupervised_preset_finetunes_through_its_own_pipeline(turned, tmp_path):
+    # BGAN trains on (images, S_B) batches: fine-tuning must build S on the new data with the
+    # method's make_train_dataset hook, keep the learned slope, and still write a loadable preset.
+    parent = hashzoo.load("bgan-digits-32")
+    model, result, before, rows = finetune.finetune(
+        "bgan-digits-32", turned, tmp_path / "ft", epochs=1, steps_per_epoch=3, batch_size=32, verbose=0,
+    )
+    assert {status for _, status, _, _ in rows} == {finetune.LOADED}
+    assert model.slope == parent.slope > 1
+    assert model.card["train_data"]["num_items"] == model.card["protocol"]["train"] > 100
+    assert np.isfinite(result.metrics["mAP@all"]) and result.metrics != before.metrics
+    codes = hashzoo.load(tmp_path / "ft").encode(data.load_image_folder(turned, channels=1).images[:8])
+    assert set(np.unique(codes)) <= {-1, 1}
+
+
 def test_new_bits_and_classes_replace_heads_and_keep_the_trunk(tmp_path):
     five = write_folder(tmp_path / "five", per_class=8, classes=range(5))
     parent = hashzoo.load(PARENT)

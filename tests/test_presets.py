@@ -350,3 +350,31 @@ def test_publish_keeps_only_model_variables_and_completes_the_card(tmp_path, dig
     assert "optimizer state removed" in (target / "README.md").read_text()
     with pytest.raises(ValueError, match="already exists"):
         tool.publish(old, target, "again")
+
+
+def test_float16_publish_halves_the_file_and_records_the_metrics_of_the_stored_weights(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_preset_tool", REPO / "tools" / "make_preset.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    source = registry.get_preset("coophash-digits-32").builtin_path()
+    target = tmp_path / "coophash-digits-32"
+    published = tool.publish(source, target, "python tools/make_preset.py ...", weights_dtype="float16")
+    assert (target / "model.weights.h5").stat().st_size < 0.6 * (source / "model.weights.h5").stat().st_size
+    assert "float16" in (target / "README.md").read_text()
+    assert published["published"]["source_metrics"] == json.loads(
+        (source / "metadata.json").read_text())["evaluation"]["metrics"]
+
+    model = hashzoo.load(target)
+    for variable in model.weights:
+        if variable.dtype == "float32":
+            value = np.asarray(variable)
+            np.testing.assert_array_equal(value, value.astype(np.float16).astype(np.float32))
+    protocol = data.get_protocol("digits")
+    query, _, database = protocol.apply(data.load("digits"))
+    result = training.evaluate_model(model, query, database, protocol)
+    for metric, value in result.metrics.items():
+        assert math.isclose(value, published["evaluation"]["metrics"][metric], abs_tol=1e-6), metric
+    with pytest.raises(ValueError, match="weights_dtype"):
+        tool.publish(source, tmp_path / "other", "cmd", weights_dtype="int8")

@@ -18,7 +18,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 
 # Methods whose presets have not landed yet (issue 6). A method listed here must
 # still get a `<method>_presets.py` with at least one preset; remove it then.
-PENDING = {"bgan"}
+PENDING = set()
 BASELINES = {"onehot"}
 
 

@@ -14,7 +14,10 @@ written by `tools/train.py` to `--folder` (atomically, after checking the
 weights' sha256), keeps only the model's variables in `model.weights.h5`
 (older folders also held optimizer state), fills metadata fields that older
 versions did not write (preprocessing, license, paper) and regenerates the
-model card.
+model card. `--weights_dtype float16` stores the weights rounded to float16
+(half the size, for presets that would exceed the 10 MB cap) and re-measures
+the metadata's metrics on the rounded weights, keeping the training-time
+figures under `published.source_metrics`.
 """
 
 import os
@@ -34,6 +37,8 @@ def define_flags():
     flags.DEFINE_string("publish", None, "copy this preset folder to --folder, completing its metadata and card.")
     flags.DEFINE_bool("docs", False, "regenerate docs/presets.md and the README's preset table.")
     flags.DEFINE_bool("check", False, "with --docs: only check that they are up to date.")
+    flags.DEFINE_enum("weights_dtype", "float32", ["float32", "float16"],
+                      "with --publish: float16 halves the weights file; the metrics are then re-measured.")
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HEADLINE = ("mAP@all", "P@100", "P@r<=2")
@@ -82,8 +87,14 @@ def registry_entry(folder):
     }
 
 
-def publish(source, target, command):
-    """Copies preset folder `source` to `target` with complete metadata and a fresh card."""
+def publish(source, target, command, weights_dtype="float32"):
+    """Copies preset folder `source` to `target` with complete metadata and a fresh card.
+
+    With `weights_dtype="float16"` the weights are rounded to float16 and
+    stored that way, and the metrics are measured again on the protocol's
+    split with the rounded model (so the published numbers are those of the
+    published weights).
+    """
     import json
     import pathlib
     import shutil
@@ -100,26 +111,53 @@ def publish(source, target, command):
     info = registry.method_info(metadata.get("method", ""))
     preprocessing = json.loads((source / presets.PREPROCESSING_FILE).read_text())
     metadata["name"] = pathlib.Path(target).name
-    metadata.setdefault("preprocessing", preprocessing)
-    metadata.setdefault("license", info.get("license", "Apache-2.0"))
-    metadata.setdefault("paper", info.get("paper", ""))
-    metadata.setdefault("paper_url", info.get("paper_url", ""))
+    defaults = {"preprocessing": preprocessing, "license": info.get("license", "Apache-2.0"),
+                "paper": info.get("paper", ""), "paper_url": info.get("paper_url", "")}
+    for key, value in defaults.items():
+        if not metadata.get(key):  # absent, or written empty before the method registered its paper
+            metadata[key] = value
     metadata["published"] = {"from": str(source), "source_weights_sha256": actual, "command": command}
     # Folders written before optimizer state was left out of model.weights.h5 carry both
     # optimizers' slots (3x the size): load into an uncompiled model and save its variables only.
+    if weights_dtype not in ("float32", "float16"):
+        raise ValueError(f"weights_dtype must be 'float32' or 'float16', got {weights_dtype!r}.")
     model = presets.load_preset_dir(source)
+    if weights_dtype == "float16":
+        presets.round_to_float16(model)
+        remeasure(model, metadata)
     with atomic_directory(target) as temp:
         for name in (presets.CONFIG_FILE, presets.PREPROCESSING_FILE):
             shutil.copy2(source / name, temp / name)
-        model.save_weights(str(temp / presets.WEIGHTS_FILE))
+        if weights_dtype == "float16":
+            presets.save_float16_weights(model, temp / presets.WEIGHTS_FILE)
+            metadata["published"]["note"] = ("weights stored as float16 (half size); metrics re-measured on them, "
+                                             "training-time metrics under published.source_metrics")
+        else:
+            model.save_weights(str(temp / presets.WEIGHTS_FILE))
         weights_sha256 = presets.sha256_file(temp / presets.WEIGHTS_FILE)
-        if weights_sha256 != actual:
+        if weights_sha256 != actual and weights_dtype == "float32":
             metadata["published"]["note"] = "optimizer state removed from model.weights.h5; model weights unchanged"
         metadata["weights_sha256"] = weights_sha256
         metadata["weights_bytes"] = (temp / presets.WEIGHTS_FILE).stat().st_size
         atomic_write_json(temp / presets.METADATA_FILE, metadata)
         (temp / presets.CARD_FILE).write_text(presets.model_card(metadata))
     return metadata
+
+
+def remeasure(model, metadata):
+    """Evaluates `model` on the protocol of `metadata` again; updates its evaluation in place."""
+    from hashzoo import data
+    from hashzoo.training.run import evaluate_model, result_records
+
+    protocol = data.get_protocol(metadata["protocol"]["id"])
+    dataset = data.load(metadata["data"])
+    split = protocol.split(dataset.labels, dataset.class_names)
+    if split.sha256 != metadata["protocol"]["split_sha256"]:
+        raise ValueError(f"the {protocol.id} split of {metadata['data']} has sha256 {split.sha256}, the run "
+                         f"recorded {metadata['protocol']['split_sha256']}; not re-measured.")
+    query, _, database = protocol.apply(dataset)
+    metadata["published"]["source_metrics"] = metadata["evaluation"]["metrics"]
+    metadata["evaluation"] = result_records(evaluate_model(model, query, database, protocol))
 
 
 def docs_text():
@@ -161,7 +199,7 @@ def main(argv):
         return 2
     try:
         if F.publish:
-            publish(F.publish, F.folder, "python " + " ".join(sys.argv))
+            publish(F.publish, F.folder, "python " + " ".join(sys.argv), F.weights_dtype)
             print(f"published {F.publish} as {F.folder}")
         if F.entry:
             print(f"{os.path.basename(os.path.normpath(F.folder))!r}: "
