@@ -168,3 +168,41 @@ def test_finetune_cli_end_to_end(turned, tmp_path):
     with pytest.raises(ValueError, match="already exists and is not empty"):
         finetune.finetune(PARENT, turned, tmp_path / "taken", verbose=0)
     assert (tmp_path / "taken" / "keep").read_text() == "mine"
+
+
+def test_finetune_reads_a_tfds_dataset_prepared_offline(tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    digits = data.load_digits()
+    keep = np.concatenate([np.flatnonzero(digits.labels == c)[:12] for c in range(10)])
+
+    class HashzooTurnedDigits(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+        """120 digits turned 90 degrees and inverted (12 per class), as a TFDS dataset; no download."""
+
+        VERSION = tfds.core.Version("1.0.0")
+        code_path = None  # no checksums folder next to this test module
+
+        def _info(self):
+            return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict({
+                "image": tfds.features.Image(shape=(8, 8, 1)),
+                "label": tfds.features.ClassLabel(names=[str(c) for c in range(10)]),
+            }))
+
+        def _split_generators(self, dl_manager):
+            return {"train": self._generate_examples()}
+
+        def _generate_examples(self):
+            for i in keep:
+                image = (255 - np.rot90(digits.images[i, :, :, 0]))[..., None].astype(np.uint8)
+                yield int(i), {"image": image, "label": int(digits.labels[i])}
+
+    tfds.disable_progress_bar()
+    HashzooTurnedDigits(data_dir=str(tmp_path / "tfds")).download_and_prepare()
+    out = tmp_path / "ft"
+    model, result, before, _ = finetune.finetune(
+        PARENT, "tfds:hashzoo_turned_digits", out, data_dir=str(tmp_path / "tfds"), epochs=1, steps_per_epoch=3,
+        batch_size=16, verbose=0,
+    )
+    card = hashzoo.load(out).card
+    assert card["data"] == "tfds:hashzoo_turned_digits" and card["input"]["native_shapes"] == [[8, 8, 1]]
+    assert card["protocol"]["query"] == 50 and card["protocol"]["train"] + card["protocol"]["validation"] == 70
+    assert card["evaluation"]["metrics"]["mAP@all"] == result.metrics["mAP@all"]

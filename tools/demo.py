@@ -26,7 +26,7 @@ flags.DEFINE_string("out", "demo_out", "folder for the pictures and the trained 
 flags.DEFINE_string("coophash_config", "coophash_digits", "zoo config of the CoopHash row ('' skips it).")
 flags.DEFINE_string("bgan_config", "bgan_digits", "zoo config of the BGAN row ('' skips it).")
 flags.DEFINE_multi_integer("bits", [16, 32, 64], "code lengths of the baseline rows.")
-flags.DEFINE_list("presets", ["coophash-digits-32", "coophash-digits-64"],
+flags.DEFINE_list("presets", ["coophash-digits-32", "coophash-digits-64", "bgan-digits-32", "bgan-digits-64"],
                   "shipped presets to load by name ('' skips).")
 
 PROTOCOL = "digits"

@@ -43,15 +43,23 @@ def _builder(name, data_dir):
     return builder
 
 
-def load_tfds(name, data_dir, split="train+test", image_key="image", label_key="label"):
+def _all_splits(builder):
+    """Every split of `builder`, train first, then test, then the rest by name: `"train+test+..."`."""
+    names = sorted(builder.info.splits.keys(), key=lambda n: ({"train": 0, "test": 1}.get(n, 2), n))
+    return "+".join(names)
+
+
+def load_tfds(name, data_dir, split=None, image_key="image", label_key="label"):
     """Loads a prepared TFDS image-classification dataset into memory.
 
     Args:
         name: TFDS name, optionally with config and version (`"cifar10"`,
             `"cifar10:3.0.2"`).
         data_dir: the folder the dataset was prepared in.
-        split: TFDS split expression. The default `"train+test"` pools train
-            then test, as the CIFAR protocols expect.
+        split: TFDS split expression. The default pools every split the
+            dataset has, train first and then test (`"train+test"` for
+            CIFAR-10, as its protocols expect; `"train"` for a dataset with
+            only that split).
         image_key: feature holding the images (a `tfds.features.Image`), all
             of one size.
         label_key: feature holding the class (a `tfds.features.ClassLabel`).
@@ -75,6 +83,8 @@ def load_tfds(name, data_dir, split="train+test", image_key="image", label_key="
             f"was prepared in (`tfds build {name} --data_dir <folder>`)."
         )
     builder = _builder(name, folder)
+    if split is None:
+        split = _all_splits(builder)
     features = builder.info.features
     image_feature = features[image_key] if image_key in features else None
     label_feature = features[label_key] if label_key in features else None
