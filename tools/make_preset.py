@@ -102,6 +102,8 @@ def publish(source, target, command, weights_dtype="float32"):
     from hashzoo import presets, registry
     from hashzoo.utils.io import atomic_directory, atomic_write_json
 
+    if weights_dtype not in ("float32", "float16"):
+        raise ValueError(f"weights_dtype must be 'float32' or 'float16', got {weights_dtype!r}.")
     source = presets.check_preset_folder(pathlib.Path(source))
     metadata = json.loads((source / presets.METADATA_FILE).read_text())
     actual = presets.sha256_file(source / presets.WEIGHTS_FILE)
@@ -119,8 +121,6 @@ def publish(source, target, command, weights_dtype="float32"):
     metadata["published"] = {"from": str(source), "source_weights_sha256": actual, "command": command}
     # Folders written before optimizer state was left out of model.weights.h5 carry both
     # optimizers' slots (3x the size): load into an uncompiled model and save its variables only.
-    if weights_dtype not in ("float32", "float16"):
-        raise ValueError(f"weights_dtype must be 'float32' or 'float16', got {weights_dtype!r}.")
     model = presets.load_preset_dir(source)
     if weights_dtype == "float16":
         presets.round_to_float16(model)
@@ -135,7 +135,7 @@ def publish(source, target, command, weights_dtype="float32"):
         else:
             model.save_weights(str(temp / presets.WEIGHTS_FILE))
         weights_sha256 = presets.sha256_file(temp / presets.WEIGHTS_FILE)
-        if weights_sha256 != actual and weights_dtype == "float32":
+        if weights_dtype == "float32" and weights_sha256 != actual:
             metadata["published"]["note"] = "optimizer state removed from model.weights.h5; model weights unchanged"
         metadata["weights_sha256"] = weights_sha256
         metadata["weights_bytes"] = (temp / presets.WEIGHTS_FILE).stat().st_size
