@@ -16,7 +16,11 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=find_packages(include=["hashzoo", "hashzoo.*"]),
+    # The training configs travel inside the package as `hashzoo/zoo_configs/` so that
+    # `hashzoo.training.load_config("coophash_digits")` works after `pip install`. The
+    # presets in `pretrained/` do not: an installed hashzoo downloads their archives (docs/zoo.md).
+    packages=find_packages(include=["hashzoo", "hashzoo.*"]) + ["hashzoo.zoo_configs"],
+    package_dir={"hashzoo.zoo_configs": "zoo_configs"},
     include_package_data=True,
     install_requires=[
         "tensorflow>=2.21",
@@ -34,7 +38,8 @@ setup(
     extras_require={
         "faiss": ["faiss-cpu>=1.8"],
         "gpu": ["tensorflow[and-cuda]>=2.21"],
-        "dev": ["pytest>=8.0", "faiss-cpu>=1.8"],
+        # setuptools and wheel build the wheel that tests/test_wheel.py installs.
+        "dev": ["pytest>=8.0", "faiss-cpu>=1.8", "setuptools>=65", "wheel>=0.38"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

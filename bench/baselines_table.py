@@ -14,7 +14,8 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from hashzoo import baselines, data, metrics  # noqa: E402
+from hashzoo import baselines, data  # noqa: E402
+from hashzoo.training.evaluation import evaluate_split  # noqa: E402
 
 
 def main():
@@ -32,10 +33,7 @@ def main():
     for bits in args.bits:
         for name, cls in (("LSH", baselines.LSH), ("PCA-ITQ", baselines.PCAITQ)):
             model = cls(bits, seed=args.seed).fit(train.images)
-            result = metrics.evaluate(
-                model.encode(query.images), query.labels, model.encode(database.images), database.labels,
-                k=protocol.k, protocol=protocol.id,
-            )
+            result = evaluate_split(model, query, database, protocol)
             m = result.metrics
             print(f"| {name} | {bits} | {m['mAP@all']:.4f} | {m['P@100']:.4f} | {m['P@r<=2']:.4f} | {model.fit_seconds:.2f} |")
 

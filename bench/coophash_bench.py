@@ -30,7 +30,7 @@ def images_per_second(config, images, labels, steps, eager):
     try:
         keras.utils.set_random_seed(0)
         model = training.build_model(config, data.ImageDataset(images, labels, tuple(map(str, range(10))), "bench", "bench"))
-        training.compile_model(model, config)
+        training.compile_model(model, config.optimizers)
         batch = config.batch_size
         x, y = images[:batch], labels[:batch]
         model.fit(x, y, batch_size=batch, epochs=1, verbose=0)  # trace / warm up

@@ -1,6 +1,6 @@
 """mAP@K benchmark: hashzoo's streaming evaluation against the brute-force reference.
 
-Workload (evaluation spec §5): synthetic 64-bit codes with class structure
+Workload: synthetic 64-bit codes with class structure
 (one random centre per class, 20% of bits flipped per item) at ImageNet-100
 scale, 5,000 queries x 128,495 database items, 100 classes, mAP@1000.
 

@@ -1,6 +1,6 @@
 """Top-k search throughput: `HammingIndex` with the faiss and numpy backends.
 
-Workload (evaluation spec §5): 1,000,000 uniform random 64-bit codes, 1,000
+Workload: 1,000,000 uniform random 64-bit codes, 1,000
 queries, top-10. Prints queries per second for both backends side by side and
 checks that they return the same ids and distances (in (distance, id) order).
 Timings are printed, never asserted; the target is >= 600 queries/s on 2 cores.

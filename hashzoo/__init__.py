@@ -7,10 +7,12 @@ Public names: `hashzoo.HashingModel` (the base class of every method),
 `hashzoo.load` (a trained model by preset name, preset folder, `.keras` file
 or archive URL), `hashzoo.list_presets`, `hashzoo.list_models`, and the
 modules `hashzoo.data` (datasets and protocols), `hashzoo.metrics` (mAP@K,
-P@k, PR curves), `hashzoo.index` (`HammingIndex`), `hashzoo.baselines` (LSH, PCA-ITQ, one-hot classifier),
+P@k, PR curves), `hashzoo.index` (`HammingIndex`), `hashzoo.baselines` (LSH, PCA-ITQ),
 `hashzoo.layers`, `hashzoo.losses`, `hashzoo.codes`, `hashzoo.training`,
-`hashzoo.registry` (presets as data), `hashzoo.presets` (preset folders,
-download cache), `hashzoo.export` (TF Serving) and `hashzoo.finetune`.
+`hashzoo.zoo` (the model zoo: `hashzoo.zoo.registry` lists presets,
+`hashzoo.zoo.presets` reads preset folders and the download cache,
+`hashzoo.zoo.publish` publishes a run; see docs/zoo.md), `hashzoo.export`
+(TF Serving) and `hashzoo.finetune`.
 
 >>> import hashzoo
 >>> hashzoo.list_models()
@@ -29,14 +31,14 @@ from hashzoo import codes  # noqa: E402
 from hashzoo.models import HashingModel  # noqa: E402
 
 _LAZY_MODULES = (
-    "baselines", "callbacks", "data", "distribute", "export", "finetune", "index", "layers", "losses", "methods",
-    "metrics", "presets", "registry", "similarity", "training", "viz",
+    "baselines", "data", "distribute", "export", "finetune", "index", "layers", "losses", "methods",
+    "metrics", "similarity", "training", "viz", "zoo",
 )
 
 
 def load(name_or_path, *, weights=True, cache_dir=None, force_download=False, verify=True, compile=False,
          **overrides):
-    """Loads a ready `HashingModel` (zoo spec §4; details in `hashzoo.presets.load`).
+    """Loads a ready `HashingModel` (see docs/zoo.md; details in `hashzoo.zoo.presets.load`).
 
     Args:
         name_or_path: a preset name (`hashzoo.list_presets()`), a local preset
@@ -51,18 +53,21 @@ def load(name_or_path, *, weights=True, cache_dir=None, force_download=False, ve
         compile: compile with the method's default optimizers.
         **overrides: config keys to change; shape changes need weights=False.
 
-    `HASHZOO_OFFLINE=1` forbids the network: only built-in and cached
-    presets load, and a miss names the expected file and path.
+    A registered name loads from `pretrained/<name>/` in a checkout; an
+    installed package downloads the preset's archive from its release URL
+    (or `$HASHZOO_PRESET_BASE_URL/<name>.tar.gz`) once. `HASHZOO_OFFLINE=1`
+    forbids the network: only checkout and cached presets load, and a miss
+    names the expected file and path.
     """
-    return importlib.import_module("hashzoo.presets").load(
+    return importlib.import_module("hashzoo.zoo.presets").load(
         name_or_path, weights=weights, cache_dir=cache_dir, force_download=force_download, verify=verify,
         compile=compile, **overrides,
     )
 
 
 def list_presets(pattern=None, with_weights=False):
-    """Sorted names of the registered presets, filtered by an fnmatch `pattern` (see `hashzoo.registry`)."""
-    return importlib.import_module("hashzoo.registry").list_presets(pattern, with_weights=with_weights)
+    """Sorted names of the registered presets, filtered by an fnmatch `pattern` (see `hashzoo.zoo.registry`)."""
+    return importlib.import_module("hashzoo.zoo.registry").list_presets(pattern, with_weights=with_weights)
 
 
 def list_models():

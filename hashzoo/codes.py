@@ -1,6 +1,6 @@
 """Binary codes: binarisation, bit packing and validation (numpy).
 
-Conventions (evaluation spec §2):
+Conventions (docs/evaluation.md, "Codes and distances"):
 - A code is a vector of +1/-1; `binarize` gives +1 where z >= 0, never 0.
 - Packed codes are uint8 `[N, ceil(bits / 8)]`: bit j goes to byte j // 8, most
   significant bit first, +1 is stored as 1, and the unused low bits of the

@@ -1,12 +1,41 @@
-"""What every custom `train_step` needs to be correct under `tf.distribute`.
+"""What every custom `train_step` needs to be correct under `tf.distribute`, and the strategies.
 
-Measured facts (zoo spec §8, Keras 3.15 / TF 2.21): gradients are summed
+`make_strategy` picks a strategy by name and `is_chief` tells the worker
+that writes outputs (see docs/zoo.md, "Training runs").
+
+Measured facts (Keras 3.15 / TF 2.21): gradients are summed
 across replicas, so a hand-written loss must be divided by the replica count
 before the gradient; seeded Keras random draws are identical on every replica,
 so noise seeds must fold in the replica id.
 """
 
 import tensorflow as tf
+
+#: Names `make_strategy` accepts (`tools/train.py --distribute`).
+STRATEGIES = ("none", "mirrored", "multiworker")
+
+
+def make_strategy(name):
+    """A `tf.distribute` strategy by name: `"none"`, `"mirrored"` (one machine) or `"multiworker"`.
+
+    Under `"multiworker"` call it before any other TensorFlow call: the
+    strategy reads `TF_CONFIG` and starts the collective runtime.
+    """
+    if name == "none":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"unknown distribution strategy {name!r}; allowed: {list(STRATEGIES)}.")
+
+
+def is_chief(strategy):
+    """True on the worker that writes outputs (worker 0, or any single-worker run)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True
+    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
 
 
 def num_replicas():

@@ -1,4 +1,4 @@
-"""Fine-tuning a preset on new images (zoo spec §7); `tools/finetune.py` runs it.
+"""Fine-tuning a preset on new images (docs/zoo.md); `tools/finetune.py` runs it.
 
 The new model is the parent's architecture with, optionally, a new code
 length (`bits`) and the new data's class count. Weights are copied from the
@@ -17,13 +17,9 @@ result is written as a complete preset folder (atomically) whose metadata
 names the parent and its weights' sha256.
 """
 
-import contextlib
-import inspect
 import json
+import math
 import pathlib
-import shutil
-import sys
-import time
 
 from hashzoo import data as data_lib
 from hashzoo.layers.hash_head import HashHead
@@ -43,8 +39,8 @@ def _folder_shapes(folder):
     from hashzoo.data import image_folder
 
     shapes = {}
-    for class_folder in image_folder._class_folders(pathlib.Path(folder).expanduser().resolve()):
-        for file in image_folder._image_files(class_folder):
+    for class_folder in image_folder.class_folders(pathlib.Path(folder).expanduser().resolve()):
+        for file in image_folder.image_files(class_folder):
             try:
                 with Image.open(file) as image:
                     channels = 1 if image.mode in _GREY_MODES else 3
@@ -183,76 +179,78 @@ def format_summary(rows):
     return "\n".join(lines)
 
 
-# -- validation checkpointing ----------------------------------------------------------
+# -- the run -------------------------------------------------------------------------
 
 
-def _validation_callback(validation, train, protocol, backup_dir, verbose):
-    import keras
+def optimizer_recipe(card, learning_rate=None):
+    """The parent's optimizers (`card["config"]["optimizers"]`), each with `learning_rate` when given.
 
-    from hashzoo import metrics
-
-    class BestOnValidation(keras.callbacks.Callback):
-        """Keeps the weights with the best validation mAP (validation queries vs train database)."""
-
-        def __init__(self):
-            super().__init__()
-            self.best_file = pathlib.Path(backup_dir) / "best.weights.h5"
-            self.score_file = pathlib.Path(backup_dir) / "best.json"
-            self.best = json.loads(self.score_file.read_text())["score"] if self.score_file.is_file() else -1.0
-            self.scores = []
-
-        def score(self):
-            result = metrics.evaluate(
-                self.model.encode(validation.images), validation.labels,
-                self.model.encode(train.images), train.labels,
-                k=protocol.k, tie_rule=protocol.tie_rule, zero_relevant=protocol.zero_relevant, ks=(), radius=None,
-            )
-            return float(next(iter(result.metrics.values())))
-
-        def on_epoch_end(self, epoch, logs=None):
-            value = self.score()
-            self.scores.append(value)
-            if logs is not None:
-                logs["val_mAP"] = value
-            if value > self.best:
-                self.best = value
-                self.best_file.parent.mkdir(parents=True, exist_ok=True)
-                self.model.save_weights(str(self.best_file), overwrite=True)
-                self.score_file.write_text(json.dumps({"score": value, "epoch": epoch + 1}))
-            if verbose:
-                print(f"  validation mAP {value:.4f} (best {self.best:.4f})")
-
-        def restore_best(self):
-            if self.best_file.is_file():
-                self.model.load_weights(str(self.best_file))
-                return json.loads(self.score_file.read_text())
-            return None
-
-    return BestOnValidation()
-
-
-# -- the run ---------------------------------------------------------------------------
-
-
-def _compile(model, card, learning_rate):
-    import keras
-
+    A parent that records no optimizers gets Adam at `learning_rate`, or the
+    method's defaults when no rate is given (an empty recipe).
+    """
     optimizers = json.loads(json.dumps((card.get("config") or {}).get("optimizers") or {}))
-    if learning_rate is not None:
-        for spec in optimizers.values():
-            spec.setdefault("config", {})["learning_rate"] = float(learning_rate)
-    accepted = inspect.signature(model.compile).parameters
-    kwargs = {name: keras.optimizers.deserialize(spec) for name, spec in optimizers.items() if name in accepted}
-    if not kwargs and learning_rate is not None:
-        kwargs = {"optimizer": keras.optimizers.Adam(float(learning_rate))}
-    model.compile(**kwargs)
-    return optimizers
+    if learning_rate is None:
+        return optimizers
+    for spec in optimizers.values():
+        spec.setdefault("config", {})["learning_rate"] = float(learning_rate)
+    return optimizers or {"optimizer": {"class_name": "Adam", "config": {"learning_rate": float(learning_rate)}}}
+
+
+def check_learning_rate(learning_rate):
+    """None, or a finite rate > 0."""
+    if learning_rate is None:
+        return None
+    try:
+        value = float(learning_rate)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"learning_rate must be a finite number > 0, got {learning_rate!r}.")
+    return value
+
+
+def child_overrides(parent, train, bits, seed):
+    """Config keys of the new model that differ from the parent's: code length and the data's arguments.
+
+    The data's arguments are the method's `data_arguments(train, seed)`
+    (class count, label kind, seed); only those that change are overridden.
+    """
+    config = parent.get_config()
+    overrides = {key: value for key, value in type(parent).data_arguments(train, seed).items()
+                 if config.get(key) != value}
+    if bits is not None and int(bits) != parent.code_bits:
+        overrides["code_bits"] = int(bits)
+    return overrides
+
+
+def weights_digest(model):
+    """sha256 over a model's weight values (for a parent whose card records no `weights_sha256`)."""
+    import hashlib
+
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        value = np.ascontiguousarray(np.asarray(weight))
+        digest.update(f"{weight.path}{value.dtype.str}{value.shape}".encode())
+        digest.update(memoryview(value).cast("B"))
+    return digest.hexdigest()
 
 
 def finetune(preset, data, out, *, bits=None, epochs=1, steps_per_epoch=None, batch_size=64, seed=0,
              protocol="folder", learning_rate=None, data_dir=None, resize=False, convert_channels=False,
              verbose=1, overwrite=False, command=None, extra_callbacks=()):
     """Fine-tunes `preset` on `data` and writes a new preset folder at `out`.
+
+    The run goes through the training core (`hashzoo.training.core`): the
+    best epoch on the validation split is kept, a non-finite loss stops the
+    fit and the preset is written from the best finished epoch, and a killed
+    run resumes from `<out>.backup/`. The backup records the run's
+    fingerprint (the parent's weights sha256, bits, learning rate, epochs,
+    steps per epoch, batch size, seed, protocol, the data's sha256,
+    `resize`/`convert_channels`); a run with another one is refused with a
+    `ValueError` naming the folder and what differs. Only the weight
+    transfer and its flags are fine-tuning's own.
 
     Args:
         preset: anything `hashzoo.load` accepts (a name, a folder, a URL).
@@ -272,111 +270,75 @@ def finetune(preset, data, out, *, bits=None, epochs=1, steps_per_epoch=None, ba
         extra_callbacks: more Keras callbacks.
 
     Returns:
-        `(model, result, before, rows)`: the new model, its `RetrievalResult`
-        on the new data, the parent's result on the same split, and the layer
-        summary rows.
+        `(model, result, before, rows)`: the new model (its `card` is the
+        metadata written), its `RetrievalResult` on the new data, the
+        parent's result on the same split, and the layer summary rows.
     """
-    import keras
-
     import hashzoo
-    from hashzoo import presets
-    from hashzoo.training import StopOnNonFinite, evaluate_model
-    from hashzoo.training.run import result_records
-    from hashzoo.training.run import versions
+    from hashzoo.training import core
+    from hashzoo.training.evaluation import evaluate_split, result_records
 
-    out = pathlib.Path(out)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise ValueError(f"output folder {out} already exists and is not empty; choose another or pass overwrite.")
+    options = core.RunOptions(epochs=epochs, batch_size=batch_size, seed=seed, steps_per_epoch=steps_per_epoch,
+                              verbose=verbose, overwrite=overwrite, command=command,
+                              extra_callbacks=tuple(extra_callbacks), method_callbacks=False)
+    learning_rate = check_learning_rate(learning_rate)
+    core.check_output_folder(out, overwrite)
     parent = hashzoo.load(preset)
     card = parent.card
     parent_name = card.get("preset") or card.get("name") or str(preset)
     dataset, input_record = load_data(data, parent.preprocessing, data_dir, resize, convert_channels)
-    if dataset.is_multi_label != bool(getattr(parent, "multi_label", False)):
-        raise ValueError(
-            f"{parent_name} expects {'multi-hot' if getattr(parent, 'multi_label', False) else 'single-class'} "
-            f"labels, but {data} has {'multi-hot' if dataset.is_multi_label else 'single-class'} labels."
-        )
-    supervised = "num_classes" in inspect.signature(type(parent).__init__).parameters
-    if supervised and dataset.num_classes < 2:
-        raise ValueError(
-            f"{type(parent).__name__} is supervised and needs at least 2 classes, but {data} has one class "
-            f"({dataset.class_names[0]!r}); add a sub-folder per class."
-        )
     protocol = data_lib.get_protocol(protocol)
-    split = protocol.split(dataset.labels, dataset.class_names)
-    query, train, database, validation = protocol.apply(dataset, include_validation=True)
+    optimizers = optimizer_recipe(card, learning_rate)
+    made = {}
 
-    overrides = {}
-    if bits is not None and bits != parent.code_bits:
-        overrides["code_bits"] = int(bits)
-    if supervised and dataset.num_classes != parent.num_classes:
-        overrides["num_classes"] = dataset.num_classes
-    keras.utils.set_random_seed(seed)
-    child = hashzoo.load(card["source"], weights=False, **overrides)
-    rows = transfer_weights(parent, child)
-    if verbose:
-        print(f"fine-tuning {parent_name} ({parent.code_bits} bits) -> {child.code_bits} bits on {data}: "
-              f"{dataset.num_classes} classes, {len(train)} train / {len(validation)} validation / "
-              f"{len(query)} query / {len(database)} database (protocol {protocol.id})")
-        print(format_summary(rows))
+    def build(parts):
+        child = hashzoo.load(card["source"], weights=False, **child_overrides(parent, parts.train, bits, seed))
+        made["rows"] = transfer_weights(parent, child)
+        if verbose:
+            print(f"fine-tuning {parent_name} ({parent.code_bits} bits) -> {child.code_bits} bits on {data}: "
+                  f"{dataset.num_classes} classes, {len(parts.train)} train / {len(parts.validation)} validation / "
+                  f"{len(parts.query)} query / {len(parts.database)} database (protocol {protocol.id})")
+            print(format_summary(made["rows"]))
+        made["before"] = evaluate_split(parent, parts.query, parts.database, protocol)
+        return child
 
-    before = evaluate_model(parent, query, database, protocol)
-    optimizers = _compile(child, card, learning_rate)
-    batch = min(int(batch_size), len(train))
-    steps = int(steps_per_epoch) if steps_per_epoch else max(1, len(train) // batch)
-    # The method's own pipeline (BGAN builds its similarity matrix on the new data here), repeated so
-    # that --steps_per_epoch may exceed one pass. The parent's slope schedule is not re-run: a
-    # fine-tune continues from the saved slope.
-    train_ds = child.make_train_dataset(train.images, train.labels, batch_size=batch, seed=seed).repeat()
-    backup_dir = out.with_name(out.name + ".backup")
-    best = _validation_callback(validation, train, protocol, backup_dir, verbose) if len(validation) else None
-    # Keras deletes its own backup folder when fit ends; the best-epoch weights live beside it.
-    callbacks = [keras.callbacks.BackupAndRestore(str(backup_dir / "keras")), StopOnNonFinite(), *extra_callbacks]
-    if best is not None:
-        callbacks.insert(0, best)
-    started = time.time()
-    history = child.fit(train_ds, epochs=int(epochs), steps_per_epoch=steps, verbose=verbose, callbacks=callbacks,
-                        shuffle=False)
-    seconds = time.time() - started
-    chosen = best.restore_best() if best is not None else None
+    def metadata(parts, child):
+        return {
+            "method": card.get("method"),
+            "parent": {
+                "name": parent_name,
+                "weights_sha256": card.get("weights_sha256"),
+                "source": card.get("source"),
+                "code_bits": parent.code_bits,
+            },
+            "input": input_record,
+            "evaluation_parent": result_records(made["before"]),
+            "layers": [{"layer": name, "status": status, "parent_shapes": [list(s) for s in old],
+                        "shapes": [list(s) for s in new]} for name, status, old, new in made["rows"]],
+            "config": {
+                "method": card.get("method"), "bits": child.code_bits, "epochs": options.epochs,
+                "steps_per_epoch": options.steps_per_epoch, "batch_size": min(options.batch_size, len(parts.train)),
+                "seed": options.seed, "learning_rate": learning_rate, "optimizers": optimizers,
+                "protocol": protocol.id, "description": f"{parent_name} fine-tuned on {data}",
+            },
+        }
 
-    result = evaluate_model(child, query, database, protocol)
-    metadata = {
-        "method": card.get("method"),
-        "parent": {
-            "name": parent_name,
-            "weights_sha256": card.get("weights_sha256"),
-            "source": card.get("source"),
-            "code_bits": parent.code_bits,
-        },
-        "data": str(data),
-        "input": input_record,
-        "protocol": {
-            "id": protocol.id, "split_seed": protocol.split_seed, "split_sha256": split.sha256,
-            "query": len(query), "train": len(train), "database": len(database), "validation": len(validation),
-        },
-        "evaluation": result_records(result),
-        "evaluation_parent": result_records(before),
-        "layers": [{"layer": name, "status": status, "parent_shapes": [list(s) for s in old],
-                    "shapes": [list(s) for s in new]} for name, status, old, new in rows],
-        "config": {
-            "method": card.get("method"), "bits": child.code_bits, "epochs": int(epochs),
-            "steps_per_epoch": steps, "batch_size": batch, "seed": int(seed), "learning_rate": learning_rate,
-            "optimizers": optimizers, "protocol": protocol.id,
-            "description": f"{parent_name} fine-tuned on {data}",
-        },
-        "checkpoint": chosen,
-        "history": {name: [float(v) for v in values] for name, values in history.history.items()},
-        "train_data": child.train_data_summary(),
-        "train_seconds": round(seconds, 1),
-        "command": command or " ".join(sys.argv),
-        "versions": versions(),
+    # The method's schedules (BGAN's slope) are not re-run: a fine-tune continues from the parent's
+    # saved state. What the method prepares from data (BGAN's similarity matrix) is rebuilt on the new data.
+    fingerprint = {
+        "parent": {"name": parent_name, "weights_sha256": card.get("weights_sha256") or weights_digest(parent)},
+        "bits": int(bits) if bits is not None else parent.code_bits,
+        "learning_rate": learning_rate,
+        "resize": bool(resize),
+        "convert_channels": bool(convert_channels),
     }
-    presets.save_preset(child, out, metadata=metadata, overwrite=overwrite)
-    with contextlib.suppress(FileNotFoundError):
-        shutil.rmtree(backup_dir)
-    child.card = json.loads((out / presets.METADATA_FILE).read_text())
-    return child, result, before, rows
+    outcome = core.run_training(build, dataset, protocol, out, options, method_class=type(parent),
+                                optimizers=optimizers, data_name=str(data), metadata=metadata,
+                                fingerprint=fingerprint)
+    return outcome.model, outcome.result, made.get("before"), made.get("rows")
 
 
-__all__ = ["finetune", "format_summary", "load_data", "transfer_weights"]
+__all__ = [
+    "LOADED", "REINITIALISED", "REPLACED", "check_learning_rate", "child_overrides", "finetune", "format_summary",
+    "load_data", "optimizer_recipe", "transfer_weights", "weights_digest",
+]

@@ -228,7 +228,7 @@ def plot_pr_curves(curves, path, title=None):
     Args:
         curves: mapping from a row label (e.g. `"PCA-ITQ 32"`) to a pair
             `(recall, precision)` of equal-length 1-D arrays in [0, 1], one
-            point per Hamming radius r = 0..b (as in the evaluation spec §2).
+            point per Hamming radius r = 0..b (docs/evaluation.md, "PR curves").
         path: destination PNG file; its folder is created if needed.
         title: optional axes title; defaults to "Precision-recall over
             Hamming radii".

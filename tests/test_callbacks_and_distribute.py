@@ -6,8 +6,9 @@ import pytest
 import tensorflow as tf
 
 from hashzoo import distribute
-from hashzoo.callbacks import SmoothSignSchedule, staged_slope
 from hashzoo.layers import HashHead
+from hashzoo.methods.bgan.schedule import staged_slope
+from hashzoo.training.callbacks import SmoothSignSchedule
 from tests.helpers import two_replica_strategy
 
 
@@ -92,3 +93,11 @@ def test_replica_noise_slices_the_global_draw():
     np.testing.assert_array_equal(np.concatenate([first, second]), one_device)
     whole = distribute.replica_uniform_int([6], seed, 0, 1000).numpy()
     np.testing.assert_array_equal(np.concatenate([t.numpy() for t in strategy.experimental_local_results(ints)]), whole)
+
+
+def test_strategies_by_name_and_the_chief():
+    assert distribute.make_strategy("none") is tf.distribute.get_strategy()
+    assert distribute.is_chief(distribute.make_strategy("none"))
+    with pytest.raises(ValueError, match=r"unknown distribution strategy 'tpu'; allowed: \['none', 'mirrored', 'multiworker'\]"):
+        distribute.make_strategy("tpu")
+    assert distribute.is_chief(two_replica_strategy())

@@ -1,7 +1,9 @@
 """SavedModel export for TF Serving: layout, versions, both signatures, the CLIs."""
 
+import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -88,6 +90,23 @@ def test_image_bytes_decodes_png_and_jpeg_in_the_graph(model, exported, images):
     np.testing.assert_array_equal(out["codes"].numpy(), model.encode(decoded))
 
 
+def test_image_bytes_reads_colour_bmp_and_gif_for_a_grey_model(model, exported, images):
+    import io
+
+    from PIL import Image
+
+    _, path = exported
+    signature = tf.saved_model.load(str(path)).signatures["image_bytes"]
+    for file_format in ("BMP", "GIF"):  # these two decode only to colour; the signature makes them grey
+        files = []
+        for image in images:
+            buffer = io.BytesIO()
+            Image.fromarray(np.repeat(image, 3, axis=-1)).save(buffer, file_format)
+            files.append(buffer.getvalue())
+        out = signature(image_bytes=tf.constant(files))
+        np.testing.assert_array_equal(out["codes"].numpy(), model.encode(images), err_msg=file_format)
+
+
 def test_codes_are_thresholded_at_zero_never_signed():
     z = tf.constant([[0.0, -0.0, -1e-12, 3.0, -2.0, 0.5, 0.0, -1.0, 1.0, -0.1, 0.2, 0.0]])
     codes, packed = export.code_outputs(z, 12)
@@ -151,3 +170,210 @@ def test_export_tool_prints_the_difference_from_encode(tmp_path):
     assert f"wrote {tmp_path / 's' / '1'}" in proc.stdout
     assert "codes_mismatch=0, packed_mismatch=0, bytes_codes_mismatch=0" in proc.stdout
     assert "codes int8 [None, 64], packed uint8 [None, 8], logits float32" in proc.stdout
+
+
+# -- requests checked at the door ----------------------------------------------
+
+BAD_REQUESTS = r'''
+import json, sys
+import numpy as np
+import tensorflow as tf
+
+loaded = tf.saved_model.load(sys.argv[1])
+images, image_bytes = loaded.signatures["serving_default"], loaded.signatures["image_bytes"]
+png = tf.io.encode_png(np.full((8, 8, 1), 7, np.uint8)).numpy()
+nan = np.zeros((2, 8, 8, 1), np.float32)
+nan[1, 2, 3, 0] = np.nan
+outside = np.zeros((2, 8, 8, 1), np.float32)
+outside[0, 4, 5, 0], outside[1, 0, 0, 0] = -500.0, 5000.0
+requests = {
+    "rank3": lambda: images(images=tf.zeros((8, 8, 1))),
+    "rank5": lambda: images(images=tf.zeros((1, 2, 8, 8, 1))),
+    "size": lambda: images(images=tf.zeros((2, 28, 28, 1))),
+    "channels": lambda: images(images=tf.zeros((2, 8, 8, 3))),
+    "scalar": lambda: images(images=tf.constant(3.0)),
+    "empty": lambda: images(images=tf.zeros((0, 8, 8, 1))),
+    "nan": lambda: images(images=tf.constant(nan)),
+    "inf": lambda: images(images=tf.fill((1, 8, 8, 1), np.inf)),
+    "range": lambda: images(images=tf.constant(outside)),
+    "bytes_garbage": lambda: image_bytes(image_bytes=tf.constant([png, b"not an image at all"])),
+    "bytes_empty_item": lambda: image_bytes(image_bytes=tf.constant([b""])),
+    "bytes_empty": lambda: image_bytes(image_bytes=tf.constant([], tf.string)),
+    "bytes_scalar": lambda: image_bytes(image_bytes=tf.constant(png)),
+    "bytes_rank2": lambda: image_bytes(image_bytes=tf.constant([[png, png]])),
+}
+for name in sys.argv[2:]:
+    print("request", name, flush=True)  # the last one printed is the culprit if the process dies
+    try:
+        requests[name]()
+        result = {"name": name, "error": None}
+    except Exception as error:
+        result = {"name": name, "error": type(error).__name__, "message": str(error)}
+    print("RESULT " + json.dumps(result), flush=True)
+images(images=tf.fill((2, 8, 8, 1), 9.0))  # the server still answers after all of them
+image_bytes(image_bytes=tf.constant([png]))
+print("ALIVE", flush=True)
+'''
+
+EXPECTED_ERRORS = {
+    "rank3": r"shape \[None, 8, 8, 1\].*got shape \[8, 8, 1\]",
+    "rank5": r"shape \[None, 8, 8, 1\].*got shape \[1, 2, 8, 8, 1\]",
+    "size": r"shape \[None, 8, 8, 1\].*got shape \[2, 28, 28, 1\]",
+    "channels": r"shape \[None, 8, 8, 1\].*1 channel\).*got shape \[2, 8, 8, 3\]",
+    "scalar": r"shape \[None, 8, 8, 1\].*got shape \[\]",
+    "empty": r"empty batch \(shape \[0, 8, 8, 1\]\); pass at least one \[None, 8, 8, 1\] image",
+    "nan": r"finite pixels in \[0, 255\]; found 1 NaN or infinite value\(s\), the first \(nan\) "
+           r"at index \[1, 2, 3, 0\]",
+    "inf": r"finite pixels in \[0, 255\]; found 64 NaN or infinite value\(s\), the first \(inf\) "
+           r"at index \[0, 0, 0, 0\]",
+    "range": r"pixels in \[0, 255\].*found 2 value\(s\) outside, from -500 to 5000, the first \(-500\) "
+             r"at index \[0, 4, 5, 0\]",
+    "bytes_garbage": r"JPEG, PNG, GIF or BMP files; 1 item\(s\) are not, the first is image_bytes\[1\] \(19 bytes, "
+                     r"starting with bytes \[6e 6f 74 20 61 6e 20 69\]\)",
+    "bytes_empty_item": r"the first is image_bytes\[0\] \(0 bytes",
+    "bytes_empty": r"`image_bytes` is an empty batch; pass at least one JPEG",
+    "bytes_scalar": r"string tensor of shape \[None\]; got shape \[\] \(a single image goes in a list of one\)",
+    "bytes_rank2": r"string tensor of shape \[None\]; got shape \[1, 2\]",
+}
+
+
+def run_bad_requests(path, names):
+    """Sends each named bad request to the export at `path` in a fresh process with oneDNN on.
+
+    An abort (the old failure of a rank-3 request) shows as a failing exit
+    code here, not as a dead test session.
+    """
+    env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="1", TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-c", BAD_REQUESTS, str(path), *names], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert proc.returncode == 0 and "ALIVE" in proc.stdout, (
+        f"exit {proc.returncode}; stdout:\n{proc.stdout[-2000:]}\nstderr:\n{proc.stderr[-3000:]}"
+    )
+    lines = [line[len("RESULT "):] for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    return {result["name"]: result for result in map(json.loads, lines)}
+
+
+def test_no_request_aborts_and_each_bad_one_names_what_is_expected(exported):
+    _, path = exported
+    results = run_bad_requests(path, list(EXPECTED_ERRORS))
+    assert set(results) == set(EXPECTED_ERRORS)
+    for name, pattern in EXPECTED_ERRORS.items():
+        result = results[name]
+        assert result["error"] == "InvalidArgumentError", (name, result)
+        assert re.search(pattern, result["message"]), (name, result["message"])
+
+
+def test_the_checks_run_in_the_graph_in_this_process_too(exported):
+    _, path = exported
+    signature = tf.saved_model.load(str(path)).signatures["serving_default"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[None, 8, 8, 1\].*got shape \[1, 2, 8, 8, 1\]"):
+        signature(images=tf.zeros((1, 2, 8, 8, 1)))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"finite pixels"):
+        signature(images=tf.fill((1, 8, 8, 1), np.nan))
+    edges = np.zeros((2, 8, 8, 1), np.float32)
+    edges[1] = 255.0  # both ends of the range are valid
+    assert signature(images=tf.constant(edges))["codes"].shape == (2, 32)
+
+
+def test_the_checks_are_in_the_saved_graph(exported):
+    """The asserts survive saving (they are not folded away on the declared static shape)."""
+    _, path = exported
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    proto.ParseFromString((path / "saved_model.pb").read_bytes())
+    nodes = {node.name for function in proto.meta_graphs[0].graph_def.library.function for node in function.node_def}
+    for check in ("check_images_shape", "check_images_finite", "check_images_range", "check_image_bytes_rank",
+                  "check_image_bytes_format"):
+        assert any(check in name for name in nodes), check
+
+
+# -- the export folder ---------------------------------------------------------
+
+def test_base_dir_that_is_a_file_is_refused_by_name(model, tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(ValueError, match=r"`base_dir` is a file, not a folder: .*a_file"):
+        model.export_serving(tmp_path / "a_file")
+    with pytest.raises(ValueError, match=r"the folder .*a_file above `base_dir` is a file"):
+        model.export_serving(tmp_path / "a_file" / "below")
+    with pytest.raises(ValueError, match="`base_dir` must name a folder"):
+        model.export_serving("")
+    with pytest.raises(ValueError, match="`version` must be a positive integer"):
+        model.export_serving(tmp_path / "ok", version="2")
+
+
+KILLED_EXPORT = r'''
+import os, signal, sys
+from hashzoo import export
+from tests.toy_hasher import ToyHasher
+
+class DiesWhileWriting:
+    def write_out(self, path, **kwargs):
+        os.makedirs(os.path.join(path, "variables"))
+        open(os.path.join(path, "saved_model.pb"), "wb").write(b"half a file")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+export.build_archive = lambda model: DiesWhileWriting()
+ToyHasher(8, hidden=4, preprocessing={"image_size": (8, 8), "channels": 1}).export_serving(sys.argv[1])
+'''
+
+
+def test_a_killed_export_leaves_no_version_and_the_next_export_cleans_up(tmp_path):
+    base = tmp_path / "serving"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-c", KILLED_EXPORT, str(base)], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    leftovers = sorted(p.name for p in base.iterdir())
+    assert len(leftovers) == 1 and leftovers[0].startswith(".1.") and leftovers[0].endswith(".partial"), leftovers
+    assert export.existing_versions(base) == [] and export.next_version(base) == 1
+    (base / ".2.oldname.partial").mkdir()  # the name an older hashzoo gave (no writer recorded)
+    live = base / f".3.{export._host_tag()}-{os.getpid()}.abc.partial"  # a running export: kept
+    live.mkdir()
+    toy = ToyHasher(8, hidden=4, preprocessing={"image_size": (8, 8), "channels": 1})
+    assert toy.export_serving(base) == base / "1"
+    assert sorted(p.name for p in base.iterdir()) == sorted(["1", live.name])
+    assert tf.saved_model.load(str(base / "1")).signatures["serving_default"](
+        images=tf.zeros((1, 8, 8, 1)))["codes"].shape == (1, 8)
+
+
+def run_export_tool(*args):
+    return subprocess.run([sys.executable, str(REPO / "tools" / "export.py"), *map(str, args)], capture_output=True,
+                          text=True, timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--preset", "p", "--base_dir", "s", "--version", "x"], r"(?m)^error: flag --version=x: invalid literal"),
+        (["--preset", "p", "--base_dir", "s", "--bogus", "1"], r"(?m)^error: Unknown command line flag 'bogus'"),
+        (["--preset", "p"], r"(?m)^error: flag --base_dir=None: Flag --base_dir must have a value"),
+    ],
+)
+def test_export_tool_reports_unparsable_flags_as_error_lines(args, message, tmp_path):
+    proc = run_export_tool(*args)
+    assert proc.returncode == 2 and re.search(message, proc.stderr), (proc.returncode, proc.stderr[-2000:])
+    assert "Traceback" not in proc.stderr and "FATAL" not in proc.stderr
+
+
+def test_export_tool_checks_every_flag_before_loading_anything(tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    proc = run_export_tool("--preset", "coophash-digits-32", "--base_dir", tmp_path / "a_file", "--version", "0",
+                           "--check_images", "-1", "stray")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 4, proc.stderr[-2000:]
+    assert "error: unexpected arguments ['stray']" in lines[0]
+    assert re.search(r"error: --base_dir: `base_dir` is a file, not a folder: .*a_file", lines[1])
+    assert "error: --version must be an integer >= 1, got 0" in lines[2]
+    assert "error: --check_images must be >= 0 (0 skips the comparison), got -1" in lines[3]
+
+    (tmp_path / "s" / "4").mkdir(parents=True)
+    proc = run_export_tool("--preset", "coophash-digits-32", "--model", tmp_path / "missing", "--base_dir",
+                           tmp_path / "s", "--version", "4")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "error: pass exactly one of --preset" in proc.stderr
+    assert re.search(r"error: --model .*missing' does not exist", proc.stderr)
+    assert "error: --version 4 already exists" in proc.stderr and "write version 5" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["4"], "nothing is written when a flag is bad"

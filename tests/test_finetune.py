@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 import hashzoo
-from hashzoo import data, finetune, presets
+from hashzoo import data, finetune
+from hashzoo.zoo import presets
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 PARENT = "coophash-digits-32"
@@ -143,15 +144,36 @@ def test_a_killed_finetune_resumes_from_its_backup(turned, tmp_path):
             if epoch == 0:
                 raise Killed()
 
+    class Epochs(keras.callbacks.Callback):
+        seen = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.seen.append(epoch)
+
     out = tmp_path / "ft"
     with pytest.raises(Killed):
         finetune.finetune(PARENT, turned, out, epochs=2, steps_per_epoch=2, batch_size=16, verbose=0,
                           extra_callbacks=[KillAfterFirstEpoch()])
     assert not out.exists() and (tmp_path / "ft.backup").is_dir()
-    finetune.finetune(PARENT, turned, out, epochs=2, steps_per_epoch=2, batch_size=16, verbose=0)
-    history = json.loads((out / "metadata.json").read_text())["history"]
-    assert len(history["loss"]) == 1, "the resumed run trains only the second epoch"
+    best = json.loads((tmp_path / "ft.backup" / "best.json").read_text())
+    assert best["epoch"] == 1 and (tmp_path / "ft.backup" / best["file"]).is_file()
+    finetune.finetune(PARENT, turned, out, epochs=2, steps_per_epoch=2, batch_size=16, verbose=0,
+                      extra_callbacks=[Epochs()])
+    assert Epochs.seen == [1], "the resumed run trains only the second epoch"
+    card = json.loads((out / "metadata.json").read_text())
+    assert len(card["history"]["loss"]) == 2 and card["resumed"] is True
+    assert card["checkpoint"]["epoch"] in (1, 2) and len(card["checkpoint"]["validation"]) == 2
     assert not (tmp_path / "ft.backup").exists()
+
+
+def test_finetune_flags_are_checked_before_anything_runs(turned, tmp_path):
+    for kwargs, message in [({"steps_per_epoch": -3}, "steps_per_epoch"), ({"steps_per_epoch": 0}, "steps_per_epoch"),
+                            ({"epochs": 0}, "epochs"), ({"epochs": -1}, "epochs"),
+                            ({"learning_rate": float("nan")}, "learning_rate must be a finite number > 0"),
+                            ({"learning_rate": -1}, "learning_rate must be a finite number > 0")]:
+        with pytest.raises(ValueError, match=message):
+            finetune.finetune(PARENT, turned, tmp_path / "out", verbose=0, **kwargs)
+    assert not (tmp_path / "out").exists()
 
 
 def test_finetune_cli_end_to_end(turned, tmp_path):

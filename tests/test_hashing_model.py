@@ -137,3 +137,67 @@ def test_equivalence_helper_catches_an_unscaled_loss():
     images, labels = digits_batch(16)
     with pytest.raises(AssertionError):
         helpers.run_distributed_equivalence_test(build, images, labels)
+
+
+# -- pixels checked at the door (the same check as the baselines) ---------------
+
+def bad_pixels():
+    images = np.zeros((3, 8, 8, 1), np.float32)
+    images[2, 4, 5, 0] = np.nan
+    images[1, 1, 1, 0] = np.inf
+    return images
+
+
+@pytest.mark.parametrize(
+    "images, match",
+    [
+        (bad_pixels(), r"finite pixels in \[0, 255\]; found 2 NaN or infinite value\(s\), the first \(inf\) "
+                       r"at index \(1, 1, 1, 0\) of shape \(3, 8, 8, 1\)"),
+        (np.full((2, 8, 8, 1), -np.inf),
+         r"found 128 NaN or infinite value\(s\), the first \(-inf\) at index \(0, 0, 0, 0\)"),
+        (np.where(np.arange(128).reshape(2, 8, 8, 1) == 70, 5000.0, 3.0),
+         r"pixels in \[0, 255\].*found 1 value\(s\) outside, from 3.0 to 5000.0, the first \(5000.0\) at index "
+         r"\(1, 0, 6, 0\)"),
+        (np.full((1, 8, 8, 1), -500, np.int64), r"found 64 value\(s\) outside, from -500 to -500, the first \(-500\)"),
+        (np.full((1, 8, 8, 1), 256, np.int16), r"outside, from 256 to 256"),
+    ],
+)
+def test_encode_rejects_non_finite_and_out_of_range_pixels(images, match):
+    model = build_toy()()
+    with pytest.raises(ValueError, match=match):
+        model.encode(images)
+    with pytest.raises(ValueError, match=match):
+        model.encode_packed(images)
+
+
+def test_baselines_share_the_same_pixel_check():
+    from hashzoo.baselines import LSH
+
+    match = r"found 2 NaN or infinite value\(s\), the first \(inf\) at index \(1, 1, 1, 0\)"
+    with pytest.raises(ValueError, match=match):
+        LSH(4).fit(bad_pixels())
+
+
+def test_pixels_scaled_to_unit_range_warn_and_name_the_fix():
+    model = build_toy()()
+    images, _ = digits_batch(4)
+    scaled = images.astype("float32") / 255.0
+    with pytest.warns(UserWarning, match=r"float pixels in \[0, 1\] only; .*multiply them by 255"):
+        model.encode(scaled)
+    with pytest.warns(UserWarning, match="multiply them by 255") as record:
+        model.encode_packed(scaled)
+    assert len(record) == 1 and record[0].filename == __file__, "one warning, pointing at the caller"
+
+
+def test_valid_pixels_give_no_warning():
+    import warnings
+
+    model = build_toy()()
+    images, _ = digits_batch(4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.encode(images)  # uint8
+        model.encode(images.astype("float64"))  # float in [0, 255]
+        model.encode(np.zeros((2, 8, 8, 1), np.float32))  # all black
+        model.encode(np.full((2, 8, 8, 1), 255.0))  # the top of the range
+        model.encode(np.ones((2, 8, 8, 1), np.int32))  # integers 0..1 are raw pixels

@@ -1,4 +1,4 @@
-"""MultiWorkerMirroredStrategy for real: two processes on 127.0.0.1 (zoo spec §8).
+"""MultiWorkerMirroredStrategy for real: two processes on 127.0.0.1.
 
 No faster test covers the TF_CONFIG path, so this stays in the default run
 with the smoke config, one epoch and a timeout.

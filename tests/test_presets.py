@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 
 import hashzoo
-from hashzoo import data, presets, registry, training
+from hashzoo import data
+from hashzoo.training.evaluation import evaluate_on_protocol
+from hashzoo.zoo import cards, presets, publish, registry
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHIPPED = registry.list_presets(with_weights=True)
@@ -25,12 +27,17 @@ MB = 1_000_000
 # -- shipped presets ---------------------------------------------------------------
 
 
-def _protocol_data(entry):
-    metadata = json.loads((entry.builtin_path() / "metadata.json").read_text())
-    source = metadata["data"]
-    if source == "cifar10-subset" and not data.cifar10_subset_dir().is_dir():
+def _metadata(name):
+    return json.loads((registry.get_preset(name).builtin_path() / "metadata.json").read_text())
+
+
+def _remeasure(model, metadata):
+    """`evaluate_on_protocol` on the data and split the metadata records (skips without the CIFAR subset)."""
+    if metadata["data"] == "cifar10-subset" and not data.cifar10_subset_dir().is_dir():
         pytest.skip(f"the CIFAR-10 developer subset is not at {data.cifar10_subset_dir()}")
-    return data.load(source), metadata
+    protocol = metadata["protocol"]
+    return evaluate_on_protocol(model, protocol["id"], data=metadata["data"],
+                                expected_split_sha256=protocol["split_sha256"])
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -38,18 +45,15 @@ def test_shipped_presets_load_offline_and_reproduce_their_metrics(name, monkeypa
     monkeypatch.setenv("HASHZOO_OFFLINE", "1")
     entry = registry.get_preset(name)
     model = hashzoo.load(name)
-    assert model.card["preset"] == name and model.card["weights_sha256"] == entry.sha256
-    dataset, metadata = _protocol_data(entry)
-    protocol = data.get_protocol(entry.protocol)
-    assert protocol.split(dataset.labels).sha256 == metadata["protocol"]["split_sha256"]
-    query, _, database = protocol.apply(dataset)
-    result = training.evaluate_model(model, query, database, protocol)
+    assert model.card["preset"] == name and model.card["weights_sha256"] == entry.weights_sha256
+    metadata = _metadata(name)
+    result, split = _remeasure(model, metadata)
+    assert {key: split[key] for key in metadata["protocol"]} == metadata["protocol"]
     recorded = metadata["evaluation"]["metrics"]
-    assert set(recorded) == set(result.metrics)
+    assert set(recorded) == set(result.metrics) >= set(publish.HEADLINE)
     for metric, value in result.metrics.items():
         assert math.isclose(value, recorded[metric], abs_tol=1e-6), (metric, value, recorded[metric])
-    for record in entry.metrics:
-        assert math.isclose(result.metrics[record.metric], record.value, abs_tol=1e-6)
+    assert result.tie_rule == metadata["evaluation"]["tie_rule"] == "stable"
 
 
 def test_shipped_presets_are_small_and_complete():
@@ -68,15 +72,79 @@ def test_shipped_presets_are_small_and_complete():
 def test_model_cards_say_data_metrics_tie_rule_command_license_and_paper(name):
     entry = registry.get_preset(name)
     card = (entry.builtin_path() / "README.md").read_text()
-    metadata = json.loads((entry.builtin_path() / "metadata.json").read_text())
-    for text in (f"# {name}", f"Protocol `{entry.protocol}`", "mAP@all", "P@100", "P@r<=2", "tie rule `stable`",
-                 metadata["command"], "Apache-2.0", "arXiv", f'hashzoo.load("{name}")'):
+    metadata = _metadata(name)
+    protocol = data.get_protocol(metadata["protocol"]["id"])
+    for text in (f"# {name}", f"Protocol `{protocol.id}`: {protocol.description}", "mAP@all", "P@100", "P@r<=2",
+                 "tie rule `stable`", metadata["command"], "Apache-2.0", "arXiv", f'hashzoo.load("{name}")',
+                 protocols_data_family(protocol.dataset)["description"]):
         assert text in card, text
-    assert f"| mAP@all | {entry.metric('mAP@all'):.4f} |" in card
-    if entry.protocol == "digits":
-        assert "scikit-learn" in card
-    if entry.protocol == "cifar10-subset":
+    assert f"| mAP@all | {metadata['evaluation']['metrics']['mAP@all']:.4f} |" in card
+    if protocol.note:
+        assert protocol.note in card
+    if protocol.id == "digits":
+        assert "scikit-learn" in card and "BSD-3-Clause" in card
+    if protocol.id == "cifar10-subset":
         assert "6,102-image" in card and "`cifar10` protocol" in card and "full download" in card
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_cards_say_which_epoch_was_published_and_old_presets_still_render(name):
+    metadata = _metadata(name)
+    card = (registry.get_preset(name).builtin_path() / "README.md").read_text()
+    assert card == cards.model_card(metadata)
+    if "checkpoint" not in metadata:  # written before training recorded its selection
+        assert f"- Published weights: {cards.SELECTION_NOT_RECORDED}." in card
+    else:
+        assert f"- Published weights: epoch {metadata['checkpoint']['epoch']} of " in card
+
+
+def test_a_card_shows_the_selection_the_validation_curve_an_early_stop_and_a_resume():
+    metadata = dict(_metadata("coophash-digits-32"))
+    curve = [0.41, 0.55, 0.62, float("nan"), 0.70, 0.66]
+    metadata.update(
+        checkpoint={"selection": "best on validation", "metric": "mAP@all", "epoch": 5, "score": 0.70,
+                    "validation": curve, "epochs_completed": 6},
+        stopped={"reason": "non-finite", "epoch": 7, "step": 12, "values": ["loss"], "message": "..."},
+        resumed=True,
+        stages=[{"name": "labels", "seconds": 3.21, "facts": {}, "skipped": True}],
+        input={"source": "my_images", "native_shapes": [[28, 28, 1]], "contract": [32, 32, 1], "resized": True,
+               "channels_converted": False, "adapted_by": "model preprocessing"},
+        protocol=dict(metadata["protocol"], validation=150),
+    )
+    card = cards.model_card(metadata)
+    for text in (
+        "- Published weights: epoch 5 of 6 completed, the best on the validation split by mAP@all "
+        "(150 validation queries searched against the train split; 0.7000).",
+        "- Validation mAP@all by epoch: `", "0.4100, 0.5500, 0.6200, n/a, 0.7000, 0.6600.",
+        "highest 0.7000 (epoch 5)",
+        "- Stopped early: loss became non-finite at epoch 7, step 12",
+        "- Resumed: yes", "`labels` (3.2 s, done before a resume)",
+        "- Training images: 28×28×1, adapted to the input contract 32×32×1 (resized, by model preprocessing).",
+        "/ 150 validation /",
+    ):
+        assert text in card, text
+    curve_line = next(line for line in card.splitlines() if line.startswith("- Validation"))
+    marks = curve_line.split("`")[1]
+    assert len(marks) == 6 and marks[3] == "·" and marks[0] == "▁" and marks[4] == "█"
+    # A run the protocol gave no validation split, never stopped, never resumed; a long curve stays one line.
+    metadata.update(checkpoint={"selection": "last epoch", "metric": None, "epoch": 200, "score": None,
+                                "validation": [None] * 200, "epochs_completed": 200}, stopped=None, resumed=False)
+    card = cards.model_card(metadata)
+    assert "- Published weights: epoch 200 of 200 completed, the last finished epoch" in card
+    assert "- Stopped early: no; 200 epoch(s) ran." in card and "- Resumed: no" in card
+    assert "- Validation" not in card
+    metadata["checkpoint"].update(selection="best on validation", metric="mAP@all",
+                                  validation=[i / 200 for i in range(200)])
+    line = next(line for line in cards.model_card(metadata).splitlines() if line.startswith("- Validation"))
+    assert "(one mark per 4 epochs)" in line and len(line.split("`")[1]) == 50 and len(line) < 250
+
+
+def protocols_data_family(dataset):
+    from hashzoo.data import protocols
+
+    family = protocols.data_family(dataset)
+    assert family["description"], f"no data description for {dataset!r} in hashzoo.data.protocols.DATA_FAMILIES"
+    return family
 
 
 # -- local folders, overrides, corruption -------------------------------------------------
@@ -246,13 +314,17 @@ def test_offline_mode_names_the_expected_file_and_never_trusts_partial_downloads
         hashzoo.load(url, force_download=True)
 
 
-def test_a_registered_remote_preset_downloads_by_name(archive, online, monkeypatch, digits):
+def test_a_registered_remote_preset_downloads_by_name_from_a_mirror(archive, online, monkeypatch, digits, tmp_path):
     path, sha = archive
     entry = registry.get_preset("coophash-digits-32")
     remote = dataclasses.replace(entry, name="coophash-remote-32", dataset="remote", builtin=None,
-                                 url=path.as_uri(), archive_sha256=sha)
+                                 url="https://example.invalid/v0/coophash-remote-32.tar.gz", archive_sha256=sha)
     monkeypatch.setattr(registry, "_PRESETS", dict(registry._PRESETS))
     registry.register_preset(remote)
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    shutil.copy(path, mirror / "coophash-remote-32.tar.gz")
+    monkeypatch.setenv("HASHZOO_PRESET_BASE_URL", mirror.as_uri())
     model = hashzoo.load("coophash-remote-32")
     query, _ = digits
     np.testing.assert_array_equal(model.encode(query.images), hashzoo.load(entry.name).encode(query.images))
@@ -283,7 +355,8 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def _serve(directory, truncate=False):
+def serve_directory(directory, truncate=False):
+    """Serves `directory` on a loopback HTTP server; yields its origin (tests/test_wheel.py uses it too)."""
     handler = type("Handler", (_Handler,), {"truncate": truncate})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(directory)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -297,11 +370,11 @@ def _serve(directory, truncate=False):
 
 def test_loopback_http_download_and_an_interrupted_one(archive, online, digits):
     path, sha = archive
-    with _serve(path.parent, truncate=True) as origin:
+    with serve_directory(path.parent, truncate=True) as origin:
         with pytest.raises(OSError, match="download of http://127.0.0.1:.* failed"):
             hashzoo.load(f"{origin}/{path.name}#sha256={sha}")
     assert _cache_files(online) == [], "an interrupted download must leave nothing behind"
-    with _serve(path.parent) as origin:
+    with serve_directory(path.parent) as origin:
         model = hashzoo.load(f"{origin}/{path.name}#sha256={sha}")
     query, _ = digits
     np.testing.assert_array_equal(model.encode(query.images), hashzoo.load("coophash-digits-32").encode(query.images))
@@ -324,12 +397,33 @@ def test_the_cache_folder_follows_the_environment(monkeypatch, tmp_path):
             assert presets.cache_dir(locked / "sub").name == "hashzoo"
 
 
-def test_publish_keeps_only_model_variables_and_completes_the_card(tmp_path, digits):
-    import importlib.util
+def test_a_preset_without_a_weights_hash_is_refused_unless_verify_is_off(preset_copy, digits):
+    metadata = json.loads((preset_copy / "metadata.json").read_text())
+    del metadata["weights_sha256"]
+    (preset_copy / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(ValueError, match="has no recorded sha256 .*not loaded.*verify=False"):
+        hashzoo.load(preset_copy)
+    query, _ = digits
+    np.testing.assert_array_equal(hashzoo.load(preset_copy, verify=False).encode(query.images),
+                                  hashzoo.load("coophash-digits-32").encode(query.images))
 
-    spec = importlib.util.spec_from_file_location("make_preset_tool", REPO / "tools" / "make_preset.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+
+# -- publishing -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def checkout(tmp_path):
+    """A scratch checkout to publish into: README.md, docs/ and the CoopHash presets file."""
+    repo = tmp_path / "repo"
+    (repo / "docs").mkdir(parents=True)
+    shutil.copy(REPO / "README.md", repo / "README.md")
+    methods = repo / "hashzoo" / "methods" / "coophash"
+    methods.mkdir(parents=True)
+    shutil.copy(registry.presets_file("coophash"), methods / "coophash_presets.py")
+    return repo
+
+
+def test_publish_writes_folder_archive_entry_and_tables_in_one_call(tmp_path, checkout, digits):
     # An older training run: weights file with optimizer slots, metadata without license or paper.
     old = tmp_path / "runs" / "old"
     shutil.copytree(registry.get_preset("coophash-digits-32").builtin_path(), old)
@@ -340,41 +434,81 @@ def test_publish_keeps_only_model_variables_and_completes_the_card(tmp_path, dig
         metadata.pop(key)
     metadata["weights_sha256"] = presets.sha256_file(old / "model.weights.h5")
     (old / "metadata.json").write_text(json.dumps(metadata))
-    target = tmp_path / "pretrained" / "coophash-digits-32"
-    published = tool.publish(old, target, "python tools/make_preset.py --publish ...")
+    before = registry.presets_file("coophash").read_text()
+
+    preset = publish.publish(old, "coophash-digits-32.again", repo=checkout, version="9.9.9",
+                             command="python tools/make_preset.py --publish ...")
+    target = checkout / "pretrained" / "coophash-digits-32.again"
+    assert sorted(p.name for p in target.iterdir()) == sorted(presets.PRESET_FILES)
+    written = json.loads((target / "metadata.json").read_text())
     assert (target / "model.weights.h5").stat().st_size < (old / "model.weights.h5").stat().st_size / 2
-    assert published["published"]["source_weights_sha256"] == metadata["weights_sha256"]
-    assert published["license"] == "Apache-2.0" and "arXiv" in published["paper"]
+    assert written["published"]["source_weights_sha256"] == metadata["weights_sha256"]
+    assert written["license"] == "Apache-2.0" and "arXiv" in written["paper"] and written["name"] == preset.name
+    assert written["evaluation"] == metadata["evaluation"], "float32 publishing keeps the run's numbers"
     query, _ = digits
     np.testing.assert_array_equal(hashzoo.load(target).encode(query.images), compiled.encode(query.images))
     assert "optimizer state removed" in (target / "README.md").read_text()
-    with pytest.raises(ValueError, match="already exists"):
-        tool.publish(old, target, "again")
+    # The archive and the entry: identity only, with both hashes.
+    archive = checkout / "dist" / "presets" / "coophash-digits-32.again.tar.gz"
+    assert preset.archive_sha256 == presets.sha256_file(archive) and preset.archive_bytes == archive.stat().st_size
+    assert preset.weights_sha256 == written["weights_sha256"] and preset.builtin == "coophash-digits-32.again"
+    assert preset.url == "https://github.com/hashzoo/hashzoo/releases/download/v9.9.9/coophash-digits-32.again.tar.gz"
+    info, entries = registry.read_presets_file(checkout / "hashzoo" / "methods" / "coophash" / "coophash_presets.py")
+    assert entries["coophash-digits-32.again"] == registry.entry_of(preset)
+    assert set(entries) == set(hashzoo.list_presets("coophash-*")) | {"coophash-digits-32.again"}
+    assert "arXiv" in info["paper"]
+    # The tables: the new row carries the numbers of its metadata.json.
+    row = f"| `coophash-digits-32.again` | coophash | 32 | `digits` | {metadata['evaluation']['metrics']['mAP@all']:.4f} |"
+    assert row in (checkout / "docs" / "presets.md").read_text() and row in (checkout / "README.md").read_text()
+    assert publish.refresh(repo=checkout, check=True) == []
+    assert registry.presets_file("coophash").read_text() == before, "the real checkout was not touched"
+    assert not registry.is_registered("coophash-digits-32.again")
+    with pytest.raises(ValueError, match="already exists; pass overwrite=True"):
+        publish.publish(old, "coophash-digits-32.again", repo=checkout)
+    with pytest.raises(ValueError, match="holds a 32-bit 'coophash' model; the name 'bgan-digits-32' says"):
+        publish.publish(old, "bgan-digits-32", repo=checkout)
 
 
-def test_float16_publish_halves_the_file_and_records_the_metrics_of_the_stored_weights(tmp_path):
-    import importlib.util
+def test_a_card_change_moves_the_archive_hash_in_the_same_refresh(tmp_path, checkout, monkeypatch):
+    name = "coophash-digits-32"
+    folder = checkout / "pretrained" / name
+    shutil.copytree(registry.get_preset(name).builtin_path(), folder)
+    methods_file = checkout / "hashzoo" / "methods" / "coophash" / "coophash_presets.py"
+    publish.refresh(repo=checkout)  # the scratch README's table lists only this checkout's presets
+    assert publish.refresh(repo=checkout, check=True) == []
+    before = registry.read_presets_file(methods_file)[1][name]
+    weights = presets.sha256_file(folder / "model.weights.h5")
 
-    spec = importlib.util.spec_from_file_location("make_preset_tool", REPO / "tools" / "make_preset.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    original = cards.model_card
+    monkeypatch.setattr(cards, "model_card", lambda metadata: original(metadata) + "\nOne more line.\n")
+    # --check sees both: the card, and the entry whose archive will hold the new card.
+    assert set(publish.refresh(repo=checkout, check=True)) == {folder / "README.md", methods_file}
+    publish.refresh(repo=checkout)
+    after = registry.read_presets_file(methods_file)[1][name]
+    assert after["archive_sha256"] != before["archive_sha256"]
+    assert after["archive_sha256"] == presets.make_archive(folder, tmp_path / "again.tar.gz")
+    assert after["weights_sha256"] == before["weights_sha256"] == weights == presets.sha256_file(
+        folder / "model.weights.h5"), "a card refresh never touches the weights"
+    assert publish.refresh(repo=checkout, check=True) == []
+    assert publish.write_archives(tmp_path / "dist", repo=checkout, names=[name])
+
+
+def test_float16_publish_halves_the_file_and_records_the_metrics_of_the_stored_weights(tmp_path, checkout):
     source = registry.get_preset("coophash-digits-32").builtin_path()
-    target = tmp_path / "coophash-digits-32"
-    published = tool.publish(source, target, "python tools/make_preset.py ...", weights_dtype="float16")
+    preset = publish.publish(source, "coophash-digits-32.half", repo=checkout, weights_dtype="float16")
+    target = checkout / "pretrained" / preset.name
+    written = json.loads((target / "metadata.json").read_text())
     assert (target / "model.weights.h5").stat().st_size < 0.6 * (source / "model.weights.h5").stat().st_size
     assert "float16" in (target / "README.md").read_text()
-    assert published["published"]["source_metrics"] == json.loads(
-        (source / "metadata.json").read_text())["evaluation"]["metrics"]
+    assert written["published"]["source_metrics"] == _metadata("coophash-digits-32")["evaluation"]["metrics"]
 
     model = hashzoo.load(target)
     for variable in model.weights:
         if variable.dtype == "float32":
             value = np.asarray(variable)
             np.testing.assert_array_equal(value, value.astype(np.float16).astype(np.float32))
-    protocol = data.get_protocol("digits")
-    query, _, database = protocol.apply(data.load("digits"))
-    result = training.evaluate_model(model, query, database, protocol)
+    result, _ = _remeasure(model, written)
     for metric, value in result.metrics.items():
-        assert math.isclose(value, published["evaluation"]["metrics"][metric], abs_tol=1e-6), metric
-    with pytest.raises(ValueError, match="weights_dtype"):
-        tool.publish(source, tmp_path / "other", "cmd", weights_dtype="int8")
+        assert math.isclose(value, written["evaluation"]["metrics"][metric], abs_tol=1e-6), metric
+    with pytest.raises(ValueError, match="weights_dtype must be one of"):
+        publish.publish(source, "coophash-digits-32.other", repo=checkout, weights_dtype="int8")

@@ -1,10 +1,10 @@
-"""The preset registry: names, lookups, errors, and entries checked against their folders."""
+"""The preset registry: names, lookups, errors, identity-only entries checked against their folders."""
 
 import dataclasses
-import importlib.util
 import json
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 
@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import hashzoo
-from hashzoo import methods, presets, registry
+from hashzoo import methods
+from hashzoo.zoo import presets, publish, registry
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -85,16 +86,29 @@ def test_registering_a_name_twice_is_an_error():
     assert registry.get_preset("coophash-digits-32") is existing
 
 
-def test_entries_are_frozen_and_checked_against_their_name():
+def test_entries_are_frozen_and_hold_only_what_identifies_the_weights():
     entry = registry.get_preset("coophash-digits-32")
     with pytest.raises(dataclasses.FrozenInstanceError):
         entry.bits = 16
-    with pytest.raises(ValueError, match="`bits` is 16 but the name says 32"):
-        registry.make_preset("coophash-digits-32", {"protocol": "digits", "bits": 16})
-    with pytest.raises(ValueError, match=r"unknown keys \['weights_url'\]"):
-        registry.make_preset("coophash-digits-32", {"protocol": "digits", "weights_url": "x"})
-    with pytest.raises(ValueError, match="needs the archive's `archive_sha256`"):
-        registry.make_preset("coophash-digits-32", {"protocol": "digits", "url": "https://x/y.tar.gz"})
+    assert (entry.method, entry.dataset, entry.bits, entry.tag) == ("coophash", "digits", 32, None)
+    # Metrics, protocol, preprocessing and commands live in metadata.json only.
+    for key in ("protocol", "metrics", "preprocessing", "command", "bits", "sha256"):
+        with pytest.raises(ValueError, match=rf"unknown keys \['{key}'\]; allowed: \['description'"):
+            registry.make_preset("coophash-digits-32", {key: "x"})
+    with pytest.raises(ValueError, match="a `url` needs the archive's `archive_sha256`"):
+        registry.make_preset("coophash-digits-32", {"url": "https://x/y.tar.gz", "weights_sha256": "0" * 64})
+    with pytest.raises(ValueError, match="`weights_sha256` of model.weights.h5 must be 64 hex digits, got ''"):
+        registry.make_preset("coophash-digits-32", {"builtin": "coophash-digits-32"})
+    assert registry.make_preset(entry.name, registry.entry_of(entry)) == entry
+
+
+def test_the_mirror_variable_moves_every_archive_url(monkeypatch):
+    entry = registry.get_preset("coophash-digits-32")
+    monkeypatch.delenv(registry.BASE_URL_ENV, raising=False)
+    assert entry.archive_url() == entry.url == registry.release_url(entry.name, hashzoo.__version__)
+    assert entry.url == f"https://github.com/hashzoo/hashzoo/releases/download/v{hashzoo.__version__}/{entry.name}.tar.gz"
+    monkeypatch.setenv(registry.BASE_URL_ENV, "http://127.0.0.1:8000/mirror/")
+    assert entry.archive_url() == "http://127.0.0.1:8000/mirror/coophash-digits-32.tar.gz"
 
 
 def test_a_name_without_tag_means_the_first_tagged_variant_with_weights(monkeypatch):
@@ -155,27 +169,87 @@ def test_bits_in_the_name_equal_the_config_and_the_output_width(name):
 @pytest.mark.parametrize("name", registry.list_presets())
 def test_entries_match_their_folders(name):
     entry = registry.get_preset(name)
-    folder = presets.resolve(name)[1]
+    folder = entry.builtin_path()
+    assert entry.builtin == name and (folder / "config.json").is_file(), "every preset ships in pretrained/"
     metadata = json.loads((folder / "metadata.json").read_text())
-    assert entry.sha256 == presets.sha256_file(folder / "model.weights.h5") == metadata["weights_sha256"]
-    assert entry.size_bytes == (folder / "model.weights.h5").stat().st_size
-    assert entry.protocol == metadata["protocol"]["id"]
-    assert entry.preprocessing_dict == {
-        k: tuple(v) if isinstance(v, list) else v
-        for k, v in json.loads((folder / "preprocessing.json").read_text()).items()
-    }
-    assert entry.license and entry.paper and entry.command == metadata["command"]
-    assert {record.metric for record in entry.metrics} >= {"mAP@all", "P@100", "P@r<=2"}
-    for record in entry.metrics:
-        assert record.value == metadata["evaluation"]["metrics"][record.metric]
-        assert record.protocol == entry.protocol and record.bits == entry.bits and record.tie_rule == "stable"
+    assert entry.weights_sha256 == presets.sha256_file(folder / "model.weights.h5") == metadata["weights_sha256"]
+    assert entry.weights_bytes == (folder / "model.weights.h5").stat().st_size == metadata["weights_bytes"]
+    archive = presets.archive_bytes(folder)
+    assert (entry.archive_sha256, entry.archive_bytes) == (presets.sha256_bytes(archive), len(archive))
+    assert entry.url.startswith("https://") and entry.url.endswith(f"/{name}.tar.gz")
+    assert entry.description and "\n" not in entry.description
+    assert metadata["name"] == name and metadata["method"] == entry.method and metadata["code_bits"] == entry.bits
+    info = registry.method_info(entry.method)
+    assert info["license"] and "arXiv" in info["paper"] and info["bibtex"].strip().startswith("@")
+    assert "supervised" not in info, "the model class declares SUPERVISED; METHOD holds provenance only"
 
 
-def test_generated_preset_docs_are_up_to_date():
-    spec = importlib.util.spec_from_file_location("make_preset_tool", REPO / "tools" / "make_preset.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    for path, text in tool.docs_text().items():
-        assert pathlib.Path(path).read_text() == text, f"{path} is stale: run python tools/make_preset.py --docs"
+def test_generated_files_are_up_to_date():
+    # What `python tools/make_preset.py --check` checks: cards, registry entries (with the
+    # archives' sha256) and the preset tables all follow from pretrained/.
+    stale = publish.refresh(check=True)
+    assert stale == [], f"stale: {[str(p) for p in stale]}; run python tools/make_preset.py --refresh"
+    page = (REPO / "docs" / "presets.md").read_text()
     for name in registry.list_presets():
-        assert f"`{name}`" in (REPO / "docs" / "presets.md").read_text()
+        assert f"`{name}`" in page
+    proc = subprocess.run([sys.executable, str(REPO / "tools" / "make_preset.py"), "--check"], capture_output=True,
+                          text=True, timeout=300, cwd=str(REPO))
+    assert proc.returncode == 0 and "up to date" in proc.stdout, proc.stderr[-2000:]
+
+
+def test_make_preset_checks_every_flag_before_reading_or_writing(tmp_path):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder")
+    before = {p: p.read_text() for p in (REPO / "docs" / "presets.md", registry.presets_file("coophash"))}
+    tool = [sys.executable, str(REPO / "tools" / "make_preset.py")]
+    proc = subprocess.run(tool + ["--publish", str(a_file), "--name", "coophash-digits-x32", "--archives", str(a_file),
+                                  "--remeasure", "coophash-digits-31", "stray"],
+                          capture_output=True, text=True, timeout=300, cwd=str(REPO))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    for text in (f"error: --publish '{a_file}' is a file; expected the preset folder of a training run",
+                 "error: --name: malformed preset name 'coophash-digits-x32'",
+                 f"error: --archives '{a_file}' is a file", "error: --remeasure: unknown preset 'coophash-digits-31'",
+                 "error: unexpected arguments ['stray']"):
+        assert text in proc.stderr, text
+    proc = subprocess.run(tool + ["--refresh", "--check", "--weights_dtype", "float16"], capture_output=True,
+                          text=True, timeout=300, cwd=str(REPO))
+    assert proc.returncode == 2
+    assert "error: pass one of --refresh" in proc.stderr and "error: --weights_dtype goes with --publish only" \
+        in proc.stderr
+    proc = subprocess.run(tool + ["--publish", str(tmp_path), "--name", "coophash-digits-32", "--weights_dtype",
+                                  "int8"], capture_output=True, text=True, timeout=300, cwd=str(REPO))
+    assert proc.returncode == 2 and "error: flag --weights_dtype=int8: value should be one of" in proc.stderr
+    assert {p: p.read_text() for p in before} == before
+
+
+def test_a_method_adds_presets_inside_its_own_folder(monkeypatch, tmp_path):
+    # A new method folder with a `<method>_presets.py` is all it takes: nothing else is edited.
+    methods_dir = tmp_path / "methods"
+    shutil.copytree(registry.METHODS_DIR, methods_dir, ignore=shutil.ignore_patterns("__pycache__"))
+    (methods_dir / "toyhash").mkdir()
+    entry = {"description": "a toy", "builtin": "toyhash-digits-8", "url": "https://example.invalid/toyhash-digits-8.tar.gz",
+             "weights_sha256": "a" * 64, "weights_bytes": 1, "archive_sha256": "b" * 64, "archive_bytes": 2}
+    (methods_dir / "toyhash" / "toyhash_presets.py").write_text(
+        'METHOD = {"title": "Toy", "paper": "A toy. arXiv:0000.00000.", "license": "MIT"}\n'
+        f"PRESETS = {{'toyhash-digits-8': {entry!r}}}\n"
+    )
+    monkeypatch.setattr(registry, "METHODS_DIR", methods_dir)
+    monkeypatch.setattr(registry, "_PRESETS", {})
+    monkeypatch.setattr(registry, "_LOADED", False)
+    assert hashzoo.list_presets("toyhash-*") == ["toyhash-digits-8"]
+    assert registry.get_preset("toyhash-digits-8").weights_bytes == 1
+    assert registry.method_info("toyhash")["license"] == "MIT"
+    assert "coophash-digits-32" in hashzoo.list_presets()
+
+
+def test_save_preset_reads_the_method_file_not_the_registry(monkeypatch, tmp_path):
+    model = hashzoo.load("coophash-digits-32")
+
+    def refuse():
+        raise AssertionError("save_preset looked at the registered presets")
+
+    monkeypatch.setattr(registry, "_ensure_loaded", refuse)
+    written = presets.save_preset(model, tmp_path / "saved", metadata={"method": "coophash", "code_bits": 32})
+    assert written["license"] == "Apache-2.0" and "arXiv:2210.04288" in written["paper"]
+    card = (tmp_path / "saved" / "README.md").read_text()
+    assert "@article{doan2022coophash" in card

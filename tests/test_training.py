@@ -9,7 +9,8 @@ import numpy as np
 import keras
 import pytest
 
-from hashzoo import data, metrics, presets, training
+from hashzoo import data, metrics, training
+from hashzoo.zoo import presets
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -38,6 +39,15 @@ def test_train_writes_a_preset_whose_metrics_can_be_re_measured(tmp_path):
     assert loaded.card["protocol"]["split_sha256"] == data.get_protocol("digits").split_sha256
     assert loaded.card["command"] == "pytest" and loaded.card["code_bits"] == 16
     assert json.loads((out / "preprocessing.json").read_text())["image_size"] == [8, 8]
+    checkpoint = loaded.card["checkpoint"]
+    assert checkpoint["selection"] == "best on validation" and checkpoint["metric"] == "mAP@all"
+    assert len(checkpoint["validation"]) == checkpoint["epochs_completed"] == smoke().epochs
+    assert checkpoint["score"] == max(checkpoint["validation"])
+    assert checkpoint["validation"][checkpoint["epoch"] - 1] == checkpoint["score"]
+    assert loaded.card["stopped"] is None and loaded.card["resumed"] is False
+    assert loaded.card["protocol"]["validation"] == len(data.get_protocol("digits").split(
+        data.load_digits().labels).validation)
+    assert loaded.card["input"]["native_shapes"] == [[8, 8, 1]] and loaded.card["input"]["resized"] is False
 
 
 def test_a_killed_run_resumes_from_its_backup(tmp_path):
@@ -49,14 +59,23 @@ def test_a_killed_run_resumes_from_its_backup(tmp_path):
             if epoch == 1:
                 raise Killed()
 
+    class Epochs(keras.callbacks.Callback):
+        seen = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.seen.append(epoch)
+
     out = tmp_path / "run"
     with pytest.raises(Killed):
         training.train(smoke(epochs=3), out, verbose=0, extra_callbacks=[KillAfterSecondEpoch()])
     assert not out.exists(), "a failed run must not leave an output folder"
     assert (tmp_path / "run.backup").is_dir()
-    model, _ = training.train(smoke(epochs=3), out, verbose=0)
-    history = json.loads((out / "metadata.json").read_text())["history"]
-    assert len(history["loss"]) == 1, "the resumed run should train only the third epoch"
+    model, _ = training.train(smoke(epochs=3), out, verbose=0, extra_callbacks=[Epochs()])
+    assert Epochs.seen == [2], "the resumed run should train only the third epoch"
+    card = json.loads((out / "metadata.json").read_text())
+    assert len(card["history"]["loss"]) == 3, "the metadata holds the whole history"
+    assert card["resumed"] is True and card["checkpoint"]["epochs_completed"] == 3
+    assert len(card["checkpoint"]["validation"]) == 3
     assert not (tmp_path / "run.backup").exists()
 
 
@@ -139,3 +158,284 @@ def test_ablation_trains_every_variant_from_the_same_config():
     assert [row[0] for row in rows] == ["full", "no Langevin"]
     assert all(0.0 < row[1] <= 1.0 and 0.0 < row[2] <= 1.0 for row in rows)
     assert rows[0][1] != rows[1][1], "the override must reach the model"
+
+
+# === the training core on a toy method: best epoch, non-finite stop, stages ===
+
+from hashzoo.training import core  # noqa: E402
+from tests.toy_hasher import StageCrash, ToyHasher, ToyStagedHasher  # noqa: E402
+
+TOY_OPTIMIZERS = {"optimizer": {"class_name": "Adam", "config": {"learning_rate": 0.01}}}
+
+
+def toy_run(out, cls=ToyHasher, epochs=3, extra_callbacks=(), verbose=0, strategy=None):
+    options = core.RunOptions(epochs=epochs, batch_size=64, seed=0, verbose=verbose,
+                              extra_callbacks=tuple(extra_callbacks))
+    return core.run_training(
+        lambda parts: cls.from_data(16, parts.train, seed=0, hidden=16), data.load_digits(), "digits", out, options,
+        method_class=cls, optimizers=TOY_OPTIMIZERS, data_name="digits", metadata={"method": "toy"},
+        strategy=strategy,
+    )
+
+
+class OverwriteInEpoch(keras.callbacks.Callback):
+    """Sets the weights `pick(model)` to `value` at every step of epoch `epoch` (0-based).
+
+    `after_step=False` overwrites before each step, True after it.
+    """
+
+    def __init__(self, epoch, pick, value, after_step=False):
+        super().__init__()
+        self.target, self.pick, self.value, self.after_step, self.epoch = epoch, pick, value, after_step, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def overwrite(self):
+        if self.epoch == self.target:
+            for variable in self.pick(self.model):
+                variable.assign(np.full(variable.shape, self.value, "float32"))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if not self.after_step:
+            self.overwrite()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.after_step:
+            self.overwrite()
+
+
+def spoil_final_epoch(epochs):
+    """Zeroes the hash head after every step of the last epoch: its codes are all +1, a bad epoch."""
+    return OverwriteInEpoch(epochs - 1, lambda model: model.hash_head.weights, 0.0, after_step=True)
+
+
+def poison_at_epoch(epoch):
+    """Makes every trainable weight NaN at the first step of epoch `epoch` (0-based)."""
+    return OverwriteInEpoch(epoch, lambda model: model.trainable_weights, np.nan)
+
+
+def test_the_best_validation_epoch_is_published_not_the_last(tmp_path):
+    outcome = toy_run(tmp_path / "toy", epochs=3, extra_callbacks=[spoil_final_epoch(3)])
+    checkpoint = outcome.metadata["checkpoint"]
+    assert checkpoint["epoch"] < 3 and checkpoint["epochs_completed"] == 3
+    assert checkpoint["validation"][2] < checkpoint["score"] == max(checkpoint["validation"])
+    loaded = presets.load(tmp_path / "toy")
+    assert len(np.unique(loaded.encode(data.load_digits().images[:50]), axis=0)) > 1, "not the spoilt weights"
+    query, _, database = data.get_protocol("digits").apply(data.load_digits())
+    again = training.evaluate_split(loaded, query, database, "digits")
+    assert again.metrics == outcome.result.metrics
+    assert outcome.metadata["evaluation"]["metrics"]["mAP@all"] == outcome.result.metrics["mAP@all"]
+
+
+def test_a_non_finite_loss_publishes_the_best_finished_epoch_and_says_so(tmp_path):
+    outcome = toy_run(tmp_path / "toy", epochs=4, extra_callbacks=[poison_at_epoch(2)])
+    stopped = outcome.metadata["stopped"]
+    assert stopped["reason"] == "non-finite" and stopped["epoch"] == 3 and stopped["step"] == 1
+    assert "loss" in stopped["values"] and "epoch 3, step 1" in stopped["message"]
+    assert outcome.stopped == stopped
+    assert outcome.metadata["checkpoint"]["epochs_completed"] == 2 and outcome.metadata["checkpoint"]["epoch"] <= 2
+    loaded = presets.load(tmp_path / "toy")
+    assert loaded.card["stopped"]["epoch"] == 3
+    assert all(np.all(np.isfinite(np.asarray(w))) for w in loaded.weights)
+    assert not (tmp_path / "toy.backup").exists()
+
+
+def test_a_non_finite_loss_before_any_epoch_writes_nothing(tmp_path):
+    with pytest.raises(training.NonFiniteLossError, match="No epoch had finished.*nothing was written"):
+        toy_run(tmp_path / "toy", epochs=2, extra_callbacks=[poison_at_epoch(0)])
+    assert not (tmp_path / "toy").exists()
+
+
+def test_a_kill_after_the_fit_loses_nothing(tmp_path, monkeypatch):
+    from hashzoo.zoo import presets as presets_lib
+
+    real_save = presets_lib.save_preset
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("killed before the preset was written")
+
+    monkeypatch.setattr(presets_lib, "save_preset", killed)
+    with pytest.raises(KeyboardInterrupt):
+        toy_run(tmp_path / "toy", epochs=2)
+    monkeypatch.setattr(presets_lib, "save_preset", real_save)
+
+    class NoFit(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            raise AssertionError("the fit had finished; it must not run again")
+
+    outcome = toy_run(tmp_path / "toy", epochs=2, extra_callbacks=[NoFit()])
+    assert outcome.metadata["resumed"] is True and len(outcome.metadata["history"]["loss"]) == 2
+    assert not (tmp_path / "toy.backup").exists()
+
+
+def test_the_best_weights_file_is_written_atomically(tmp_path, monkeypatch):
+    from hashzoo.training import backup as backup_lib
+
+    model = ToyHasher(8, num_classes=3, hidden=4, preprocessing={"image_size": (8, 8), "channels": 1})
+    model.build()
+    target = tmp_path / "best.weights.h5"
+    backup_lib.save_weights_atomic(model, target)
+    before = target.read_bytes()
+
+    def broken(self, path, *args, **kwargs):
+        pathlib.Path(path).write_bytes(b"half a file")
+        raise OSError("killed mid-write")
+
+    monkeypatch.setattr(ToyHasher, "save_weights", broken)
+    with pytest.raises(OSError, match="mid-write"):
+        backup_lib.save_weights_atomic(model, target)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.weights.h5"], "no temporary file is left"
+
+
+def final_weights(outcome):
+    return [np.asarray(w) for w in outcome.model.weights]
+
+
+@pytest.fixture
+def staged():
+    ToyStagedHasher.calls.update(warmup=0, center=0)
+    ToyStagedHasher.crash_in = None
+    yield ToyStagedHasher
+    ToyStagedHasher.crash_in = None
+
+
+def test_stages_run_before_the_fit_and_are_recorded(tmp_path, staged, capsys):
+    outcome = toy_run(tmp_path / "toy", cls=staged, epochs=1, verbose=1)
+    assert staged.calls == {"warmup": 1, "center": 1}
+    stages = outcome.metadata["stages"]
+    assert [s["name"] for s in stages] == ["warmup", "center"] and not any(s["skipped"] for s in stages)
+    assert np.isfinite(stages[0]["facts"]["loss"]) and stages[1]["facts"]["center_norm"] > 0
+    assert float(np.linalg.norm(np.asarray(outcome.model.center))) > 0
+    printed = capsys.readouterr().out
+    assert "stage 1/2 warmup: one epoch of the class loss" in printed and "stage 2/2 center" in printed
+    assert "2/2" in printed  # the stage progress bar
+
+
+@pytest.mark.parametrize("crash", ["center", "fit"])
+def test_a_killed_run_skips_completed_stages_and_ends_where_an_uninterrupted_run_ends(tmp_path, staged, crash):
+    reference = final_weights(toy_run(tmp_path / "reference", cls=staged, epochs=2))
+    staged.calls.update(warmup=0, center=0)
+
+    class KillInFit(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 3:
+                raise StageCrash("killed in the main fit")
+
+    out = tmp_path / "killed"
+    staged.crash_in = crash if crash != "fit" else None
+    with pytest.raises(StageCrash):
+        toy_run(out, cls=staged, epochs=2, extra_callbacks=[KillInFit()] if crash == "fit" else ())
+    assert not out.exists()
+    recorded = json.loads((tmp_path / "killed.backup" / "stages.json").read_text())
+    assert [r["name"] for r in recorded] == (["warmup"] if crash == "center" else ["warmup", "center"])
+    calls_before = dict(staged.calls)
+
+    staged.crash_in = None
+    outcome = toy_run(out, cls=staged, epochs=2)
+    assert staged.calls["warmup"] == calls_before["warmup"], "a completed stage must not run again"
+    assert staged.calls["center"] == calls_before["center"] + (1 if crash == "center" else 0)
+    skipped = {s["name"]: s["skipped"] for s in outcome.metadata["stages"]}
+    assert skipped == {"warmup": True, "center": crash == "fit"}
+    for expected, got in zip(reference, final_weights(outcome)):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    assert not (tmp_path / "killed.backup").exists()
+
+
+def test_stages_resume_under_two_replicas(tmp_path, staged):
+    from tests.helpers import two_replica_strategy
+
+    strategy = two_replica_strategy()
+    staged.crash_in = "center"
+    with pytest.raises(StageCrash):
+        toy_run(tmp_path / "toy", cls=staged, epochs=1, strategy=strategy)
+    staged.crash_in = None
+    outcome = toy_run(tmp_path / "toy", cls=staged, epochs=1, strategy=strategy)
+    assert staged.calls == {"warmup": 1, "center": 2}
+    assert [s["skipped"] for s in outcome.metadata["stages"]] == [True, False]
+    assert len(outcome.metadata["checkpoint"]["validation"]) == 1
+
+
+# === method hooks ===
+
+
+def test_methods_declare_what_they_need_from_the_data():
+    from hashzoo import methods
+
+    digits = data.load_digits()
+    for name in methods.list_models():
+        cls = methods.get_method(name)
+        assert isinstance(cls.__dict__.get("SUPERVISED"), bool), f"{name} must declare SUPERVISED"
+    coophash = methods.get_method("coophash")
+    assert coophash.data_arguments(digits, 7) == {"num_classes": 10, "multi_label": False, "seed": 7}
+    assert methods.get_method("bgan").data_arguments(digits, 7) == {"seed": 7}
+    model = training.build_model(smoke().replace(model=dict(smoke().model, preprocessing={"image_size": [16, 16]})),
+                                 digits)
+    assert model.num_classes == 10 and model.preprocessing.image_size == (16, 16) and model.preprocessing.channels == 1
+    bgan = methods.get_method("bgan")
+    assert bgan.supported_image_size((28, 28)) == (32, 32) and bgan.supported_image_size((8, 8)) == (8, 8)
+    assert bgan.supported_image_size((28, 28), {"gan_size": 16}) == (28, 28)
+
+    class Undeclared(ToyHasher):
+        SUPERVISED = None
+
+    with pytest.raises(TypeError, match="Undeclared must declare the class attribute SUPERVISED"):
+        core.check_training_data(Undeclared, digits, "digits")
+
+
+def test_a_folder_without_a_protocol_uses_the_folder_protocol(tmp_path):
+    (tmp_path / "images" / "a").mkdir(parents=True)
+    assert training.protocol_for(str(tmp_path / "images"), None) == "folder"
+    assert training.protocol_for(str(tmp_path / "images"), "digits") == "digits"
+    assert training.protocol_for("digits", None) is None and training.protocol_for(None, None) is None
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [({"epochs": 0}, "epochs"), ({"batch_size": -1}, "batch_size"), ({"steps_per_epoch": -3}, "steps_per_epoch"),
+     ({"steps_per_epoch": 0}, "steps_per_epoch"), ({"seed": 1.5}, "seed")],
+)
+def test_run_options_are_checked(changes, message):
+    with pytest.raises(ValueError, match=message):
+        core.RunOptions(**dict({"epochs": 1, "batch_size": 8}, **changes))
+
+
+def test_train_cli_exits_3_when_a_non_finite_loss_stopped_it(tmp_path):
+    script = f"""
+import runpy, sys
+import numpy as np, keras
+import hashzoo.training as training
+sys.path.insert(0, {str(REPO)!r})
+from tests.test_training import poison_at_epoch
+real = training.train
+training.train = lambda *a, **k: real(*a, **dict(k, extra_callbacks=[poison_at_epoch(1)]))
+sys.argv = ["tools/train.py", "--config", "coophash_digits:smoke", "--epochs", "2", "--out", {str(tmp_path / "nan")!r},
+            "--verbose", "0"]
+runpy.run_path({str(REPO / "tools" / "train.py")!r}, run_name="__main__")
+"""
+    proc = run_tool(["-c", script], tmp_path)
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    assert "stopped early" in proc.stderr and "published epoch 1 of 1" in proc.stdout
+    assert presets.load(tmp_path / "nan").card["stopped"]["epoch"] == 2
+
+
+def test_train_cli_on_an_image_folder_uses_the_folder_protocol_and_a_size_the_method_takes(tmp_path):
+    from PIL import Image
+
+    digits = data.load_digits()
+    for c in range(4):
+        (tmp_path / "images" / f"c{c}").mkdir(parents=True)
+        for i in np.flatnonzero(digits.labels == c)[:20]:
+            Image.fromarray(digits.images[i, :, :, 0], "L").resize((12, 12)).save(tmp_path / "images" / f"c{c}" / f"{i}.png")
+    out = tmp_path / "bgan"
+    proc = run_tool([str(REPO / "tools" / "train.py"), "--config", "bgan_digits:smoke", "--data", str(tmp_path / "images"),
+                     "--epochs", "1", "--batch_size", "16", "--out", str(out), "--verbose", "0"], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    card = presets.load(out).card
+    assert card["protocol"]["id"] == "folder" and card["protocol"]["query"] == 20
+    assert card["preprocessing"]["image_size"] == [16, 16]  # BGAN's G and D take 8, 16, 32 or 64
+    assert card["input"]["native_shapes"][0][:2] == [12, 12] and card["input"]["resized"] is True
+    bad = run_tool([str(REPO / "tools" / "train.py"), "--config", "bgan_digits:smoke", "--bits", "0",
+                    "--out", str(tmp_path / "zero")], tmp_path)
+    assert bad.returncode == 2 and "error: `bits` must be a positive integer" in bad.stderr

@@ -1,20 +1,31 @@
-"""A minimal supervised hasher used to test the shared rails.
+"""Minimal supervised hashers used to test the shared rails.
 
-It follows every rule a real method follows (hand-written loss divided by the
-replica count, `Mean` trackers only, complete `get_config`), so the battery in
-`helpers.py` can be tested on it before any method exists.
+`ToyHasher` follows every rule a real method follows (hand-written loss
+divided by the replica count, `Mean` trackers only, complete `get_config`,
+the training hooks), so the battery in `helpers.py` and the training core can
+be tested on it before any method exists. `ToyStagedHasher` adds two stages
+before the main fit (a warm-up `fit` and a computed centre), to test stage
+progress, checkpointing and resume.
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from hashzoo import HashingModel, distribute
 from hashzoo.layers import HashHead
+from hashzoo.models import Stage
 
 
 @keras.saving.register_keras_serializable(package="hashzoo_tests")
 class ToyHasher(HashingModel):
     """Flatten -> Dense -> HashHead, plus a class head trained with cross-entropy."""
+
+    SUPERVISED = True
+
+    @classmethod
+    def data_arguments(cls, dataset, seed):
+        return {"num_classes": dataset.num_classes, "seed": seed}
 
     def __init__(self, code_bits, num_classes=10, hidden=16, quantization_weight=0.1, seed=0, **kwargs):
         super().__init__(code_bits, **kwargs)
@@ -73,3 +84,56 @@ class ToyHasher(HashingModel):
             seed=self.seed,
         )
         return config
+
+
+class StageCrash(RuntimeError):
+    """Raised by `ToyStagedHasher` inside the stage named by `ToyStagedHasher.crash_in` (a simulated kill)."""
+
+
+@keras.saving.register_keras_serializable(package="hashzoo_tests")
+class ToyStagedHasher(ToyHasher):
+    """`ToyHasher` with two stages before the main fit.
+
+    1. `warmup`: one epoch of the model's own `fit` (its callbacks come from
+       the runner, so it resumes inside the stage too);
+    2. `center`: the mean trunk feature of the training images, stored in a
+       non-trainable variable that `hash_values` subtracts.
+
+    `calls` counts how often each stage ran (tests reset it); setting
+    `crash_in` to a stage name makes that stage raise `StageCrash` halfway.
+    """
+
+    calls = {"warmup": 0, "center": 0}
+    crash_in = None
+
+    def __init__(self, code_bits, **kwargs):
+        super().__init__(code_bits, **kwargs)
+        self.center = self.add_weight(shape=(self.hidden,), initializer="zeros", trainable=False, name="center")
+
+    def hash_values(self, x, training=False):
+        return self.hash_head(self.trunk(x, training=training) - self.center)
+
+    def training_stages(self):
+        return [
+            Stage("warmup", self.warmup, "one epoch of the class loss"),
+            Stage("center", self.compute_center, "mean trunk feature"),
+        ]
+
+    def warmup(self, context):
+        type(self).calls["warmup"] += 1
+        dataset = self.make_train_dataset(context.train.images, context.train.labels, prepared=context.prepared,
+                                          batch_size=context.batch_size, seed=context.seed)
+        history = self.fit(dataset, epochs=1, verbose=0, callbacks=context.callbacks, shuffle=False)
+        if type(self).crash_in == "warmup":
+            raise StageCrash("killed in warmup")
+        return {"loss": float(history.history["loss"][-1])}
+
+    def compute_center(self, context):
+        type(self).calls["center"] += 1
+        progress = context.progress(1, unit_name="pass")
+        features = np.asarray(self.trunk(self.preprocess(context.train.images.astype("float32"))))
+        if type(self).crash_in == "center":
+            raise StageCrash("killed in center")
+        self.center.assign(features.mean(axis=0))
+        progress.update(1)
+        return {"center_norm": float(np.linalg.norm(features.mean(axis=0)))}

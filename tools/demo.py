@@ -54,8 +54,9 @@ def show_presets(names, query, database, protocol, out_dir):
     import numpy as np
 
     import hashzoo
-    from hashzoo import metrics, viz
+    from hashzoo import viz
     from hashzoo.index import HammingIndex
+    from hashzoo.training.evaluation import evaluate_split
 
     rows = []
     for name in names:
@@ -65,10 +66,7 @@ def show_presets(names, query, database, protocol, out_dir):
         index.add(model.encode_packed(database.images))
         _, ids = index.search(model.encode_packed(query.images), NEIGHBOURS)
         hits = float(np.mean(database.labels[ids] == query.labels[:, None]))
-        result = metrics.evaluate(
-            model.encode(query.images), query.labels, model.encode(database.images), database.labels,
-            k=protocol.k, protocol=protocol.id,
-        )
+        result = evaluate_split(model, query, database, protocol)
         recorded = model.card["evaluation"]["metrics"]["mAP@all"]
         rows.append(f"{table_row(name, model.code_bits, result, time.time() - started)}  "
                     f"P@{NEIGHBOURS} {hits:.4f}  (card: mAP@all {recorded:.4f})")
@@ -85,8 +83,9 @@ def main(argv):
     del argv
     import numpy as np
 
-    from hashzoo import baselines, data, metrics, training, viz
+    from hashzoo import baselines, data, training, viz
     from hashzoo.index import HammingIndex
+    from hashzoo.training.evaluation import evaluate_split
 
     F = flags.FLAGS
     digits = data.load_digits()
@@ -96,21 +95,18 @@ def main(argv):
 
     rows, curves, encoders = [], {}, {}
 
-    def evaluate(name, bits, encode, seconds):
-        result = metrics.evaluate(
-            encode(query.images), query.labels, encode(database.images), database.labels,
-            k=protocol.k, protocol=protocol.id, pr_curves=True,
-        )
+    def evaluate(name, bits, encoder, seconds):
+        result = evaluate_split(encoder, query, database, protocol, pr_curves=True)
         rows.append(table_row(name, bits, result, seconds))
         if bits == PICTURE_BITS:
             curves[f"{name} {bits}"] = (result.pr_radius["recall"], result.pr_radius["precision"])
-            encoders[name] = (encode, result.metrics["mAP@all"])
+            encoders[name] = (encoder.encode, result.metrics["mAP@all"])
         print(f"  {name} {bits} bits: mAP@all {result.metrics['mAP@all']:.4f}")
 
     for bits in F.bits:
         for name, cls in (("LSH", baselines.LSH), ("PCA-ITQ", baselines.PCAITQ)):
             model = cls(bits, seed=0).fit(train.images)
-            evaluate(name, bits, model.encode, model.fit_seconds)
+            evaluate(name, bits, model, model.fit_seconds)
 
     for name, spec, kind in (("CoopHash", F.coophash_config, "supervised"), ("BGAN", F.bgan_config, "unsupervised")):
         if not spec:
@@ -122,7 +118,7 @@ def main(argv):
             config, os.path.join(F.out, f"{name.lower()}-digits-{PICTURE_BITS}"), overwrite=True, verbose=1,
             command="python tools/demo.py",
         )
-        evaluate(name, PICTURE_BITS, model.encode, time.time() - started)
+        evaluate(name, PICTURE_BITS, model, time.time() - started)
 
     names = [name for name in F.presets if name]
     if names:

@@ -14,6 +14,10 @@ same, and writes into `--out` (default `eval_out/<name>`):
 
 `--data` defaults to the data the preset was trained on and `--protocol` to
 the protocol of its recorded metrics.
+
+Every flag is checked before anything loads (`flag_errors`): a bad one (an
+unknown preset, a missing model, a file where a folder is expected, a count
+below 1) prints an `error:` line and exits with status 2.
 """
 
 import os
@@ -23,6 +27,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
+
+from hashzoo.utils import cli  # noqa: E402
 
 flags.DEFINE_string("preset", None, "registered preset name or archive URL.")
 flags.DEFINE_string("model", None, "preset folder or .keras file.")
@@ -35,26 +41,46 @@ flags.DEFINE_integer("neighbours", 10, "neighbours per query in the retrieval pi
 flags.DEFINE_integer("batch_size", 256, "images per forward pass.")
 
 
-def evaluate(model, data_source, protocol_id, data_dir=None, batch_size=256):
-    """`(result, query, database, protocol, split_sha256)`: metrics with PR curves on the protocol's split."""
-    from hashzoo import data, metrics
+def evaluate(model, data_source, protocol_id, data_dir=None, batch_size=256, expected_split_sha256=None):
+    """`(result, query, database, protocol, split_record)`: metrics with PR curves on the protocol's split."""
+    from hashzoo import data
+    from hashzoo.training.evaluation import evaluate_on_protocol
 
     protocol = data.get_protocol(protocol_id)
-    kwargs = {"data_dir": data_dir} if str(data_source).startswith("tfds:") else {}
-    dataset = data.load(data_source, **kwargs)
-    split_sha256 = protocol.split(dataset.labels, dataset.class_names).sha256
+    dataset = data.load(data_source, **({"data_dir": data_dir} if str(data_source).startswith("tfds:") else {}))
+    result, split = evaluate_on_protocol(model, protocol, dataset=dataset, batch_size=batch_size,
+                                         expected_split_sha256=expected_split_sha256, pr_curves=True)
     query, _, database = protocol.apply(dataset)
-    result = metrics.evaluate(
-        model.encode(query.images, batch_size=batch_size), query.labels,
-        model.encode(database.images, batch_size=batch_size), database.labels,
-        k=protocol.k, protocol=protocol.id, tie_rule=protocol.tie_rule, zero_relevant=protocol.zero_relevant,
-        pr_curves=True,
-    )
-    return result, query, database, protocol, split_sha256
+    return result, query, database, protocol, split
+
+
+def flag_errors(F, argv):
+    """The problems with the flags, as messages (empty when they are all valid)."""
+    errors = [cli.check_no_arguments(argv)]
+    if (F.preset is None) == (F.model is None):
+        errors.append("pass exactly one of --preset (a registered name or URL) and --model (a folder or .keras "
+                      "file).")
+    errors += [
+        cli.check_preset(F.preset, "--preset"),
+        cli.check_model_path(F.model, "--model"),
+        cli.check_data_source(F.data, "--data", data_dir=F.data_dir),
+        cli.check_existing_folder(F.data_dir, "--data_dir", "the folder a TFDS dataset was prepared in"),
+        cli.check_protocol(F.protocol, "--protocol"),
+        cli.check_output_folder(F.out, "--out"),
+        cli.check_positive_int(F.queries_shown, "--queries_shown"),
+        cli.check_positive_int(F.neighbours, "--neighbours"),
+        cli.check_positive_int(F.batch_size, "--batch_size"),
+    ]
+    if F.data_dir is not None and F.data is not None and not F.data.startswith("tfds:"):
+        errors.append(f"--data_dir is for --data tfds:<name> only, not --data {F.data!r}.")
+    return [message for message in errors if message]
 
 
 def main(argv):
-    del argv
+    F = flags.FLAGS
+    errors = flag_errors(F, argv)
+    if errors:
+        return cli.report_errors(errors)
     import pathlib
 
     import numpy as np
@@ -62,14 +88,9 @@ def main(argv):
     import hashzoo
     from hashzoo import viz
     from hashzoo.index import HammingIndex
-    from hashzoo.training.run import result_records, versions
+    from hashzoo.training import result_records, versions
     from hashzoo.utils.io import atomic_write_json
 
-    F = flags.FLAGS
-    if bool(F.preset) == bool(F.model):
-        print("error: pass exactly one of --preset (a registered name or URL) and --model (a folder or .keras "
-              "file).", file=sys.stderr)
-        return 2
     try:
         model = hashzoo.load(F.preset or F.model)
         card = model.card
@@ -81,8 +102,11 @@ def main(argv):
             raise ValueError(f"{name} records no protocol; pass --protocol (see hashzoo.data.list_protocols()).")
         if data_source is None:
             data_source = hashzoo.data.get_protocol(protocol_id).dataset
-        result, query, database, protocol, split_sha256 = evaluate(
-            model, data_source, protocol_id, F.data_dir, F.batch_size
+        # On the data and protocol it was measured on, the split must be the recorded one.
+        expected = (card.get("protocol") or {}).get("split_sha256") if (
+            F.data is None and protocol_id == recorded_protocol) else None
+        result, query, database, protocol, split = evaluate(
+            model, data_source, protocol_id, F.data_dir, F.batch_size, expected_split_sha256=expected
         )
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -91,7 +115,8 @@ def main(argv):
     print(f"{name}: {model.code_bits} bits, data {data_source}")
     print(result.format_table())
     recorded = (card.get("evaluation") or {}).get("metrics", {})
-    if protocol.id == recorded_protocol and recorded:
+    recorded_split = (card.get("protocol") or {}).get("split_sha256")
+    if protocol.id == recorded_protocol and recorded and recorded_split in (None, split["split_sha256"]):
         worst = max(abs(recorded[m] - v) for m, v in result.metrics.items() if m in recorded)
         print(f"recorded in the preset's metadata: largest difference {worst:.2e} "
               f"({'matches' if worst <= 1e-6 else 'DIFFERS'})")
@@ -114,7 +139,7 @@ def main(argv):
         "source": card.get("source"),
         "weights_sha256": card.get("weights_sha256"),
         "data": str(data_source),
-        "protocol": {"id": protocol.id, "split_seed": protocol.split_seed, "split_sha256": split_sha256},
+        "protocol": split,
         "evaluation": result_records(result),
         "command": "python " + " ".join(sys.argv),
         "versions": versions(),
@@ -125,4 +150,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=cli.parse_flags)

@@ -3,13 +3,19 @@
     python tools/export.py --preset coophash-digits-32 --base_dir serving/coophash-digits-32
     python tools/export.py --model runs/my-preset --base_dir serving/my-model --version 3
 
-Signatures (zoo spec §6): `serving_default` takes `images` (float32 pixels in
+Signatures (README.md, "Serve it with TF Serving"): `serving_default` takes `images` (float32 pixels in
 [0, 255], `[None, H, W, C]`) and returns `codes` (int8 ±1), `packed` (uint8)
-and, for methods with a class head, `logits`; `image_bytes` takes JPEG/PNG
-strings. The version defaults to one above the highest present; an existing
+and, for methods with a class head, `logits`; `image_bytes` takes JPEG, PNG,
+GIF or BMP files. The version defaults to one above the highest present; an existing
 version is never overwritten. After writing, the tool reloads the export,
 runs both signatures on images of the preset's protocol and prints how many
-code bits differ from `model.encode` (0 expected).
+code bits differ from `model.encode` (0 expected). Both signatures check each
+request in the graph (shape, finite pixels in [0, 255], image files) and
+answer a bad one with an InvalidArgument error naming what is expected.
+
+Every flag is checked before anything loads: a bad one prints an `error:`
+line and exits with status 2. A killed export leaves no version folder, and
+its temporary `.<version>.*.partial` folder is removed by the next export.
 
 Serve it with the TF Serving Docker image (see the README):
 
@@ -24,6 +30,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
+
+from hashzoo.utils.cli import parse_flags  # noqa: E402  (a bad flag: one `error:` line, exit 2)
 
 flags.DEFINE_string("preset", None, "registered preset name or archive URL.")
 flags.DEFINE_string("model", None, "preset folder or .keras file.")
@@ -56,19 +64,58 @@ def check_images(model, count):
     return images
 
 
+def flag_errors(F, argv):
+    """The problems with the flags, as messages (empty when they are all valid)."""
+    from hashzoo import export
+
+    errors = []
+    if len(argv) > 1:
+        errors.append(f"unexpected arguments {argv[1:]}; every option is a --flag (see --help).")
+    if (F.preset is None) == (F.model is None):
+        errors.append("pass exactly one of --preset (a registered name or archive URL) and --model "
+                      "(a preset folder or .keras file).")
+    if F.preset is not None and not F.preset.strip():
+        errors.append("--preset is empty; pass a registered preset name or an archive URL.")
+    if F.model is not None:
+        if not F.model.strip():
+            errors.append("--model is empty; pass a preset folder or a .keras file.")
+        elif not os.path.exists(F.model):
+            errors.append(f"--model {F.model!r} does not exist; pass a preset folder or a .keras file.")
+    try:
+        base_dir = export.check_base_dir(F.base_dir)
+    except ValueError as error:
+        errors.append(f"--base_dir: {error}")
+        base_dir = None
+    if F.version is not None:
+        if F.version < 1:
+            errors.append(f"--version must be an integer >= 1, got {F.version}; leave it unset for the next "
+                          "free version.")
+        elif base_dir is not None and (base_dir / str(F.version)).exists():
+            errors.append(f"--version {F.version} already exists at {base_dir / str(F.version)}; exported versions "
+                          f"are never overwritten. Leave --version unset to write version "
+                          f"{export.next_version(base_dir)}.")
+    if F.check_images < 0:
+        errors.append(f"--check_images must be >= 0 (0 skips the comparison), got {F.check_images}.")
+    return errors
+
+
 def main(argv):
-    del argv
+    F = flags.FLAGS
+    errors = flag_errors(F, argv)
+    if errors:
+        for message in errors:
+            print(f"error: {message}", file=sys.stderr)
+        return 2
+
     import numpy as np
 
     import hashzoo
     from hashzoo import export
 
-    F = flags.FLAGS
-    if bool(F.preset) == bool(F.model):
-        print("error: pass exactly one of --preset and --model.", file=sys.stderr)
-        return 2
     try:
         model = hashzoo.load(F.preset or F.model)
+        if not hasattr(model, "export_serving"):
+            raise ValueError(f"{F.preset or F.model} is not a hashzoo hashing model (it has no export_serving).")
         path = model.export_serving(F.base_dir, version=F.version)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -80,7 +127,7 @@ def main(argv):
     print(f"  serving_default: images float32 [None, {height}, {width}, {channels}] in [0, 255] -> codes int8 "
           f"[None, {model.code_bits}], packed uint8 [None, {(model.code_bits + 7) // 8}]"
           + (", logits float32" if has_logits else ""))
-    print("  image_bytes: image_bytes string [None] (JPEG/PNG) -> the same outputs")
+    print("  image_bytes: image_bytes string [None] (JPEG/PNG/GIF/BMP) -> the same outputs")
     if F.check_images:
         report = export.check_export(model, path, check_images(model, F.check_images))
         print("  difference from model.encode on "
@@ -92,4 +139,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

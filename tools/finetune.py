@@ -13,8 +13,14 @@ kept: images of another size or channel count are refused unless `--resize`
 split by `--protocol` (default `folder`: 5 queries per class, the rest is the
 database and the train set, 10% of which is held out for validation, on
 which the best epoch is chosen). A killed run resumes from `<out>.backup/`
-when started again with the same command. The output opens with
+when started again with the same command; a command with other settings
+(preset, bits, learning rate, epochs, seed, data, ...) is refused with an
+`error:` line naming the folder and what differs (delete it to start over). The output opens with
 `hashzoo.load(<out>)`; its metadata names the parent and its sha256.
+
+Exits with 0 (written), 2 (an error; nothing written) or 3 (a non-finite
+loss stopped training: the preset holds the best finished epoch, and
+`stopped` in its metadata says where), like `tools/train.py`.
 """
 
 import os
@@ -24,6 +30,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
+
+from hashzoo.utils.cli import parse_flags  # noqa: E402  (a bad flag: one `error:` line, exit 2)
 
 flags.DEFINE_string("preset", None, "preset name, preset folder or archive URL to start from.")
 flags.DEFINE_string("data", None, "image folder (one sub-folder per class), CIFAR-10 pickle folder or tfds:<name>.")
@@ -38,7 +46,8 @@ flags.DEFINE_string("protocol", "folder", "protocol that splits the new data int
 flags.DEFINE_bool("resize", False, "allow images of another size than the preset's (resized to it).")
 flags.DEFINE_bool("convert_channels", False, "allow grey images for an RGB preset or the reverse.")
 flags.DEFINE_string("out", None, "preset folder to write.")
-flags.DEFINE_bool("overwrite", False, "replace an existing --out folder.")
+flags.DEFINE_bool("overwrite", False, "replace an existing --out folder (a backup folder of a run with other "
+                  "settings is still refused, never deleted).")
 flags.DEFINE_integer("verbose", 1, "Keras progress bar: 0 silent, 1 bar, 2 one line per epoch.")
 flags.mark_flags_as_required(["preset", "data", "out"])
 
@@ -47,6 +56,7 @@ def main(argv):
     del argv
     from hashzoo import finetune
     from hashzoo.training import NonFiniteLossError
+    from hashzoo.training.core import EXIT_ERROR, report
 
     F = flags.FLAGS
     try:
@@ -58,14 +68,14 @@ def main(argv):
         )
     except (ValueError, OSError, NonFiniteLossError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
     name = next(iter(result.metrics))
     print(result.format_table())
     print(f"{name} on the new data: parent {before.metrics[name]:.4f} ({before.bits} bits) -> "
           f"fine-tuned {result.metrics[name]:.4f} ({result.bits} bits)")
     print(f"wrote {F.out}  (load it with hashzoo.load({F.out!r}))")
-    return 0
+    return report(model.card)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

@@ -1,226 +1,124 @@
-"""Publishes preset folders: registry entries, archives and the preset tables.
+"""Publishes presets: the command line of `hashzoo.zoo.publish` (docs/zoo.md).
 
-    python tools/make_preset.py --folder pretrained/coophash-digits-32 --entry
-    python tools/make_preset.py --folder pretrained/coophash-digits-32 --archive dist/coophash-digits-32.tar.gz
-    python tools/make_preset.py --publish runs/coophash-cifar10-64 --folder pretrained/coophash-cifar10-64
-    python tools/make_preset.py --docs           # rewrites docs/presets.md and the README's table
-    python tools/make_preset.py --docs --check   # exit 1 when they are out of date
+    python tools/make_preset.py --publish runs/coophash-cifar10-64 --name coophash-cifar10-64
+    python tools/make_preset.py --publish runs/bgan-cifar10-16 --name bgan-cifar10-16 --weights_dtype float16
+    python tools/make_preset.py --refresh          # cards, registry entries and preset tables from pretrained/
+    python tools/make_preset.py --check            # exit 1 when any of them is out of date
+    python tools/make_preset.py --archives dist/presets   # the release assets, checked against the registry
+    python tools/make_preset.py --remeasure coophash-cifar10-32   # metrics again from the stored weights
 
-`--entry` prints the dict to paste into `hashzoo/methods/<method>/<method>_presets.py`
-(`PRESETS[name] = ...`); `--archive` writes a reproducible `.tar.gz` of the
-folder and prints its sha256, for an entry with a `url` (or
-`hashzoo.load("<url>#sha256=<hex>")`). `--publish SRC` copies a preset folder
-written by `tools/train.py` to `--folder` (atomically, after checking the
-weights' sha256), keeps only the model's variables in `model.weights.h5`
-(older folders also held optimizer state), fills metadata fields that older
-versions did not write (preprocessing, license, paper) and regenerates the
-model card. `--weights_dtype float16` stores the weights rounded to float16
-(half the size, for presets that would exceed the 10 MB cap) and re-measures
-the metadata's metrics on the rounded weights, keeping the training-time
-figures under `published.source_metrics`.
+`--publish` writes `pretrained/<name>/`, its archive `dist/presets/<name>.tar.gz`
+and sha256, the method's registry entry and the preset tables of
+`docs/presets.md` and `README.md`, in one step. `--refresh` rewrites the
+cards from each preset's metadata.json and, in the same run, the registry's
+`archive_sha256` / `archive_bytes` of every archive whose card changed.
+
+Every flag is checked before anything is read or written (`flag_errors`): a
+bad one prints an `error:` line and exits with status 2; `--check` exits 1
+when something is out of date.
 """
 
 import os
-import pprint
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
+from hashzoo.utils import cli  # noqa: E402
+
 
 def define_flags():
-    # Defined only when run as a script, so tests can import the functions below.
-    flags.DEFINE_string("folder", None, "a preset folder.")
-    flags.DEFINE_bool("entry", False, "print the registry entry of --folder.")
-    flags.DEFINE_string("archive", None, "write a .tar.gz of --folder here and print its sha256.")
-    flags.DEFINE_string("publish", None, "copy this preset folder to --folder, completing its metadata and card.")
-    flags.DEFINE_bool("docs", False, "regenerate docs/presets.md and the README's preset table.")
-    flags.DEFINE_bool("check", False, "with --docs: only check that they are up to date.")
+    # Defined only when run as a script, so tests can import this file.
+    flags.DEFINE_string("publish", None, "the preset folder of a training run to publish.")
+    flags.DEFINE_string("name", None, "with --publish: the preset name, <method>-<dataset>-<bits>[.<tag>].")
     flags.DEFINE_enum("weights_dtype", "float32", ["float32", "float16"],
                       "with --publish: float16 halves the weights file; the metrics are then re-measured.")
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HEADLINE = ("mAP@all", "P@100", "P@r<=2")
-MIN_KERAS = "3.13"
-
-
-def registry_entry(folder):
-    """The `<method>_presets.py` entry (a plain dict) of preset folder `folder`."""
-    import json
-    import pathlib
-    import shlex
-
-    from hashzoo import presets
-
-    folder = presets.check_preset_folder(pathlib.Path(folder))
-    metadata = json.loads((folder / presets.METADATA_FILE).read_text())
-    config = metadata.get("config", {})
-    words = shlex.split(metadata.get("command", ""))
-    config_file = words[words.index("--config") + 1] if "--config" in words[:-1] else ""
-    if config_file and not config_file.endswith(".py"):
-        config_file = f"zoo_configs/{config_file.split(':')[0]}.py"
-    width = (config.get("model") or {}).get("width")
-    evaluation = metadata.get("evaluation", {})
-    records = [
-        {
-            "metric": name, "value": evaluation["metrics"][name], "protocol": metadata["protocol"]["id"],
-            "bits": metadata["code_bits"], "tie_rule": evaluation.get("tie_rule", "stable"),
-            "zero_relevant": evaluation.get("zero_relevant", "count"), "seed": config.get("seed", 0),
-            "command": f"python tools/evaluate.py --preset {folder.name}",
-        }
-        for name in HEADLINE if name in evaluation.get("metrics", {})
-    ]
-    return {
-        "description": config.get("description", ""),
-        "backbone": f"{metadata.get('method')}-conv" + (f"-w{width}" if width is not None else ""),
-        "protocol": metadata["protocol"]["id"],
-        "preprocessing": json.loads((folder / presets.PREPROCESSING_FILE).read_text()),
-        "builtin": folder.name,
-        "sha256": presets.sha256_file(folder / presets.WEIGHTS_FILE),
-        "size_bytes": (folder / presets.WEIGHTS_FILE).stat().st_size,
-        "config": config_file,
-        "command": metadata.get("command", ""),
-        "hashzoo_version": metadata.get("versions", {}).get("hashzoo", ""),
-        "min_keras_version": MIN_KERAS,
-        "metrics": records,
-    }
+    flags.DEFINE_string("description", None, "with --publish: the one-line description (default: the config's).")
+    flags.DEFINE_bool("overwrite", False, "with --publish: replace an existing pretrained/<name>.")
+    flags.DEFINE_bool("refresh", False, "regenerate model cards, registry entries and preset tables.")
+    flags.DEFINE_bool("check", False, "exit 1 when a card, registry entry or preset table is out of date.")
+    flags.DEFINE_string("archives", None, "write every built-in preset's archive into this folder.")
+    flags.DEFINE_string("remeasure", None, "measure this published preset again from its stored weights.")
 
 
-def publish(source, target, command, weights_dtype="float32"):
-    """Copies preset folder `source` to `target` with complete metadata and a fresh card.
+def flag_errors(F, argv):
+    """The problems with the flags, as messages (empty when they are all valid)."""
+    from hashzoo.zoo import registry
 
-    With `weights_dtype="float16"` the weights are rounded to float16 and
-    stored that way, and the metrics are measured again on the protocol's
-    split with the rounded model (so the published numbers are those of the
-    published weights).
-    """
-    import json
-    import pathlib
-    import shutil
+    errors = [cli.check_no_arguments(argv)]
+    actions = [flag for flag, value in (("--publish", F.publish), ("--refresh", F.refresh), ("--check", F.check),
+                                         ("--archives", F.archives), ("--remeasure", F.remeasure))
+               if value not in (None, False)]
+    if not actions:
+        errors.append("pass --publish (with --name), --refresh, --check, --archives or --remeasure (see --help).")
+    if F.refresh and F.check:
+        errors.append("pass one of --refresh (rewrite what is stale) and --check (only report it).")
+    if (F.publish is None) != (F.name is None):
+        errors.append("--publish and --name go together: --publish <run folder> --name <preset name>.")
+    for flag, value in (("--description", F.description), ("--overwrite", F.overwrite or None),
+                        ("--weights_dtype", F.weights_dtype if F["weights_dtype"].present else None)):
+        if value is not None and F.publish is None:
+            errors.append(f"{flag} goes with --publish only.")
+    errors.append(cli.check_existing_folder(F.publish, "--publish", "the preset folder of a training run "
+                                            "(tools/train.py --out)"))
+    if F.publish is not None and not cli.check_existing_folder(F.publish, "--publish"):
+        from hashzoo.zoo import presets
 
-    from hashzoo import presets, registry
-    from hashzoo.utils.io import atomic_directory, atomic_write_json
-
-    if weights_dtype not in ("float32", "float16"):
-        raise ValueError(f"weights_dtype must be 'float32' or 'float16', got {weights_dtype!r}.")
-    source = presets.check_preset_folder(pathlib.Path(source))
-    metadata = json.loads((source / presets.METADATA_FILE).read_text())
-    actual = presets.sha256_file(source / presets.WEIGHTS_FILE)
-    if actual != metadata.get("weights_sha256"):
-        raise ValueError(f"{source}: weights sha256 {actual} does not match its metadata "
-                         f"({metadata.get('weights_sha256')}); not published.")
-    info = registry.method_info(metadata.get("method", ""))
-    preprocessing = json.loads((source / presets.PREPROCESSING_FILE).read_text())
-    metadata["name"] = pathlib.Path(target).name
-    defaults = {"preprocessing": preprocessing, "license": info.get("license", "Apache-2.0"),
-                "paper": info.get("paper", ""), "paper_url": info.get("paper_url", "")}
-    for key, value in defaults.items():
-        if not metadata.get(key):  # absent, or written empty before the method registered its paper
-            metadata[key] = value
-    metadata["published"] = {"from": str(source), "source_weights_sha256": actual, "command": command}
-    # Folders written before optimizer state was left out of model.weights.h5 carry both
-    # optimizers' slots (3x the size): load into an uncompiled model and save its variables only.
-    model = presets.load_preset_dir(source)
-    if weights_dtype == "float16":
-        presets.round_to_float16(model)
-        remeasure(model, metadata)
-    with atomic_directory(target) as temp:
-        for name in (presets.CONFIG_FILE, presets.PREPROCESSING_FILE):
-            shutil.copy2(source / name, temp / name)
-        if weights_dtype == "float16":
-            presets.save_float16_weights(model, temp / presets.WEIGHTS_FILE)
-            metadata["published"]["note"] = ("weights stored as float16 (half size); metrics re-measured on them, "
-                                             "training-time metrics under published.source_metrics")
+        try:
+            presets.check_preset_folder(F.publish)
+        except ValueError as error:
+            errors.append(f"--publish: {error}")
+    if F.name is not None:
+        try:
+            registry.parse_name(F.name)
+        except ValueError as error:
+            errors.append(f"--name: {error}")
+    if F.description is not None and (not F.description.strip() or "\n" in F.description):
+        errors.append(f"--description must be one non-empty line, got {F.description!r}.")
+    errors.append(cli.check_not_empty(F.archives, "--archives", "the folder to write the archives into"))
+    errors.append(cli.check_output_folder(F.archives, "--archives"))
+    if F.remeasure is not None:
+        if not F.remeasure.strip():
+            errors.append("--remeasure is empty; pass the name of a published preset.")
+        elif not registry.is_registered(F.remeasure):
+            errors.append(f"--remeasure: {registry.unknown_name_error(F.remeasure)}")
         else:
-            model.save_weights(str(temp / presets.WEIGHTS_FILE))
-        weights_sha256 = presets.sha256_file(temp / presets.WEIGHTS_FILE)
-        if weights_dtype == "float32" and weights_sha256 != actual:
-            metadata["published"]["note"] = "optimizer state removed from model.weights.h5; model weights unchanged"
-        metadata["weights_sha256"] = weights_sha256
-        metadata["weights_bytes"] = (temp / presets.WEIGHTS_FILE).stat().st_size
-        atomic_write_json(temp / presets.METADATA_FILE, metadata)
-        (temp / presets.CARD_FILE).write_text(presets.model_card(metadata))
-    return metadata
-
-
-def remeasure(model, metadata):
-    """Evaluates `model` on the protocol of `metadata` again; updates its evaluation in place."""
-    from hashzoo import data
-    from hashzoo.training.run import evaluate_model, result_records
-
-    protocol = data.get_protocol(metadata["protocol"]["id"])
-    dataset = data.load(metadata["data"])
-    split = protocol.split(dataset.labels, dataset.class_names)
-    if split.sha256 != metadata["protocol"]["split_sha256"]:
-        raise ValueError(f"the {protocol.id} split of {metadata['data']} has sha256 {split.sha256}, the run "
-                         f"recorded {metadata['protocol']['split_sha256']}; not re-measured.")
-    query, _, database = protocol.apply(dataset)
-    metadata["published"]["source_metrics"] = metadata["evaluation"]["metrics"]
-    metadata["evaluation"] = result_records(evaluate_model(model, query, database, protocol))
-
-
-def docs_text():
-    """`{path: text}` of the generated docs: docs/presets.md and README.md."""
-    import re
-
-    from hashzoo import registry
-
-    table = registry.markdown_table()
-    page = (
-        "# Presets\n\n"
-        "Generated by `python tools/make_preset.py --docs` from the preset registry "
-        "(`hashzoo/methods/*/*_presets.py`); do not edit by hand.\n\n"
-        "Load one with `hashzoo.load(\"<preset>\")`; each folder's `README.md` is its model card.\n\n"
-        + table + "\n"
-    )
-    readme_path = os.path.join(REPO, "README.md")
-    with open(readme_path) as handle:
-        readme = handle.read()
-    block = f"{registry.TABLE_START}\n{table}\n{registry.TABLE_END}"
-    pattern = re.escape(registry.TABLE_START) + r".*?" + re.escape(registry.TABLE_END)
-    if re.search(pattern, readme, flags=re.S) is None:
-        raise ValueError(f"README.md has no {registry.TABLE_START!r} ... {registry.TABLE_END!r} block.")
-    readme = re.sub(pattern, lambda _: block, readme, flags=re.S)
-    return {os.path.join(REPO, "docs", "presets.md"): page, readme_path: readme}
+            folder = registry.get_preset(F.remeasure).builtin_path()
+            if folder is None or not folder.is_dir():
+                errors.append(f"--remeasure {F.remeasure!r}: its folder {folder} is not in this checkout; only "
+                              "presets under pretrained/ can be measured again.")
+    return [message for message in errors if message]
 
 
 def main(argv):
-    del argv
-    from hashzoo import presets
-    from hashzoo.utils.io import atomic_write_bytes
-
     F = flags.FLAGS
-    if not (F.entry or F.archive or F.docs or F.publish):
-        print("error: pass --publish, --entry, --archive or --docs (see --help).", file=sys.stderr)
-        return 2
-    if (F.entry or F.archive or F.publish) and not F.folder:
-        print("error: --publish, --entry and --archive need --folder.", file=sys.stderr)
-        return 2
+    errors = flag_errors(F, argv)
+    if errors:
+        return cli.report_errors(errors)
+    from hashzoo.zoo import publish
+
     try:
         if F.publish:
-            publish(F.publish, F.folder, "python " + " ".join(sys.argv), F.weights_dtype)
-            print(f"published {F.publish} as {F.folder}")
-        if F.entry:
-            print(f"{os.path.basename(os.path.normpath(F.folder))!r}: "
-                  + pprint.pformat(registry_entry(F.folder), width=110, sort_dicts=False) + ",")
-        if F.archive:
-            sha = presets.make_archive(F.folder, F.archive)
-            print(f"wrote {F.archive}\nsha256 {sha}\nload with hashzoo.load('<url of {os.path.basename(F.archive)}>"
-                  f"#sha256={sha}')")
-        if F.docs:
-            stale = []
-            for path, text in docs_text().items():
-                current = open(path).read() if os.path.exists(path) else None
-                if current != text:
-                    stale.append(path)
-                    if not F.check:
-                        atomic_write_bytes(path, text.encode())
+            preset = publish.publish(F.publish, F.name, weights_dtype=F.weights_dtype, description=F.description,
+                                     command="python " + " ".join(sys.argv), overwrite=F.overwrite)
+            print(f"published {F.publish} as pretrained/{preset.name} (weights sha256 {preset.weights_sha256}); "
+                  f"upload dist/presets/{preset.name}.tar.gz (sha256 {preset.archive_sha256}) to {preset.url}")
+        if F.remeasure:
+            changed = publish.remeasure(F.remeasure)
+            for metric, (before, after) in sorted(changed.items()):
+                print(f"{F.remeasure} {metric}: {before} -> {after}")
+            print(f"{F.remeasure}: " + ("metadata, card, entry and tables updated" if changed else "unchanged"))
+        if F.refresh or F.check:
+            stale = publish.refresh(check=F.check)
             if F.check and stale:
-                print("out of date: " + ", ".join(stale) + " (run python tools/make_preset.py --docs)",
+                print("out of date: " + ", ".join(map(str, stale)) + " (run python tools/make_preset.py --refresh)",
                       file=sys.stderr)
                 return 1
-            print(("up to date" if not stale else "rewrote " + ", ".join(stale)))
+            print("up to date" if not stale else "rewrote " + ", ".join(map(str, stale)))
+        if F.archives:
+            for path in publish.write_archives(F.archives):
+                print(f"wrote {path}")
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -229,4 +127,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    app.run(main, flags_parser=cli.parse_flags)

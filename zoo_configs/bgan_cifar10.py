@@ -6,8 +6,8 @@
 on 5,000 images).
 
 hashzoo's choices for CPU training (docs/bgan.md gives the measurements):
-- width 0.5 and G/D at 16x16 (`gan_size=16`, real images resized): the spec's
-  full networks at 32x32 took 2.1 s per 40-image step on 2 CPU cores
+- width 0.5 and G/D at 16x16 (`gan_size=16`, real images resized): the
+  full-size networks at 32x32 took 2.1 s per 40-image step on 2 CPU cores
   (about 4 minutes an epoch); these take 0.25 s;
 - K-NN features from a frozen random conv layer (`random_conv`): pixel
   features give neighbourhoods no better than PCA-ITQ on this subset (0.135
@@ -15,7 +15,7 @@ hashzoo's choices for CPU training (docs/bgan.md gives the measurements):
 - no encoder dropout and Adam lr 3e-3 with the code's epsilon of 1.0, as for
   digits; 12 epochs (slope stages of 2 epochs, k = 10 from epoch 9).
 
-The `paper` variant is the spec's full setting (width 1, G/D at 32x32, dropout
+The `paper` variant is the full-size setting (width 1, G/D at 32x32, dropout
 0.5, Adam lr 1e-3, 51 epochs, pixel features), about 3.5 hours on 2 CPU cores;
 `pixels` is the default with pixel K-NN features.
 """

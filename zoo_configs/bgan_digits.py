@@ -1,8 +1,9 @@
 """BGAN on scikit-learn's digits (8x8 grey, 10 classes), `digits` protocol, unsupervised.
 
-Networks: the spec's 8x8 layout (encoder blocks (32, 64) and 256 units, G from
-2x2x128, D with 3x3 convs). The neighbourhood structure is the spec's K1 = 20,
-K2 = 30 rule on `pixels` features. hashzoo's choices for this small input
+Networks: hashzoo's 8x8 layout (encoder blocks (32, 64) and 256 units, G from
+2x2x128, D with 3x3 convs). The neighbourhood structure is the released code's
+K1 = 20, K2 = 30 rule on `pixels` features (docs/bgan.md, "The neighbourhood
+structure"). hashzoo's choices for this small input
 (docs/bgan.md gives the measurements): no dropout on the encoder features
 (dropout 0.5 kept the neighbourhood loss from fitting: 0.52 against 0.74
 mAP@all in a 20-epoch sweep) and Adam at lr 3e-3 with the code's epsilon of

@@ -6,7 +6,7 @@ database); with the full download use `--data <cifar-10-batches-py>
 --protocol cifar10`. Settings follow coophash_digits.py (see its docstring);
 width 0.5 keeps CPU training practical, and a conv init std of 0.05
 (about He scale) instead of the parent's 0.005 lets the four-conv trunk learn.
-A class weight of 5 (the spec leaves the loss weights open) measured better
+A class weight of 5 (the paper's loss weights are not known) measured better
 than 1 on the subset; docs/coophash.md has both runs.
 """
 

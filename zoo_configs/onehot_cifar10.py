@@ -14,7 +14,7 @@ def get_config(variant="default"):
     default = TrainConfig(
         method="onehot", data="cifar10-subset", protocol="cifar10-subset", bits=64, epochs=30, batch_size=64,
         model=dict(width=0.5), optimizers=OPTIMIZERS, seed=0,
-        description="Softmax classifier on the CoopHash trunk; code = one-hot of the predicted class.",
+        description="Softmax classifier on the shared conv trunk (CoopHash's); code = one-hot of the predicted class.",
     )
     smoke = default.replace(epochs=1, batch_size=16, bits=16, model=dict(width=0.25), description="one-hot smoke run")
     return select_variant({"default": default, "smoke": smoke}, variant)

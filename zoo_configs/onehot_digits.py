@@ -14,7 +14,7 @@ def get_config(variant="default"):
     default = TrainConfig(
         method="onehot", data="digits", protocol="digits", bits=32, epochs=20, batch_size=64,
         model=dict(width=1.0), optimizers=OPTIMIZERS, seed=0,
-        description="Softmax classifier on the CoopHash trunk; code = one-hot of the predicted class.",
+        description="Softmax classifier on the shared conv trunk (CoopHash's); code = one-hot of the predicted class.",
     )
     smoke = default.replace(epochs=1, batch_size=16, bits=16, model=dict(width=0.25), description="one-hot smoke run")
     return select_variant({"default": default, "smoke": smoke}, variant)

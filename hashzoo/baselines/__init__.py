@@ -1,4 +1,4 @@
-"""Classical hashing baselines: floors for every hashzoo table (numpy only).
+"""Classical hashing baselines: floors for every hashzoo table (numpy only, no Keras).
 
 - `LSH`: signs of random Gaussian projections of centred inputs.
 - `PCAITQ`: PCA to `bits` dimensions, then ITQ's learned rotation.
@@ -6,6 +6,9 @@
 Both fit on images `[N, H, W, C]` (pixels in [0, 255], flattened and scaled
 to [0, 1]) or on features `[N, D]` (used as given, e.g. CNN features for the
 "ITQ on features" row), and encode to int8 +1/-1 codes or packed uint8 codes.
+
+The trainable one-hot classifier floor of supervised tables is a method
+(`hashzoo.methods.onehot`, trained with `hashzoo.training` like any other).
 
 Example:
 
@@ -36,6 +39,5 @@ True
 from hashzoo.baselines.base import Baseline
 from hashzoo.baselines.itq import PCAITQ
 from hashzoo.baselines.lsh import LSH
-from hashzoo.baselines.onehot_classifier import OneHotClassifierHasher
 
-__all__ = ["Baseline", "LSH", "OneHotClassifierHasher", "PCAITQ"]
+__all__ = ["Baseline", "LSH", "PCAITQ"]

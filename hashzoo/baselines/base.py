@@ -17,7 +17,7 @@ import numpy as np
 
 from hashzoo import codes as codes_lib
 from hashzoo.utils.io import atomic_open
-from hashzoo.utils.validation import check_bits, check_images
+from hashzoo.utils.validation import check_bits, check_pixels
 
 _FORMAT_VERSION = 1
 _ENCODE_BATCH = 65536
@@ -56,13 +56,7 @@ def prepare_inputs(x, name="x"):
     """
     array = np.asarray(x)
     if array.ndim == 4:
-        array = check_images(array, name)
-        low, high = array.min(), array.max()
-        if not (np.isfinite(low) and np.isfinite(high)) or low < 0 or high > 255:
-            raise ValueError(
-                f"`{name}` images must hold pixels in [0, 255], got values in "
-                f"[{low}, {high}]. Pass features as a rank-2 array `[N, D]` instead."
-            )
+        array = check_pixels(array, name, stacklevel=3)  # the one pixel check `HashingModel.encode` uses
         matrix = array.reshape(array.shape[0], -1).astype(np.float64) / 255.0
         return matrix, "images", tuple(int(d) for d in array.shape[1:])
     if array.ndim != 2:

@@ -2,9 +2,9 @@
 
 Every loader returns an `ImageDataset`: uint8 images `[N, H, W, C]` in
 0..255 with class ids or multi-hot labels. Resizing and normalisation happen
-inside the models, never here (zoo spec §5). Protocols are frozen records
-(evaluation spec §1) whose seeded splits give the same index lists, and the
-same sha256, on every machine.
+inside the models (`hashzoo.layers.Preprocessing`), never here. Protocols
+are frozen records (docs/evaluation.md, "Protocols") whose seeded splits give
+the same index lists, and the same sha256, on every machine.
 
 Sources: `load_digits()` (bundled with scikit-learn, offline),
 `load_cifar10(path)` (official python pickles), `load_tfds(name, data_dir)`

@@ -4,7 +4,7 @@ The same reader handles the full download (60,000 images) and the real
 6,102-image developer subset in `shared/data/cifar-10-batches-py`, which keeps
 the official layout. Images are pooled in the official order, `data_batch_1`
 .. `data_batch_5` then `test_batch`, so a seeded split gives the same index
-lists on every machine (evaluation spec §1).
+lists on every machine (docs/evaluation.md, "How a split is drawn").
 
 The batches are Python pickles. They are read with an unpickler that accepts
 only the few numpy and codec names a CIFAR batch contains, so a stray or

@@ -3,7 +3,7 @@
 Every loader in `hashzoo.data` returns this one record, so protocols, mosaics
 and `tf.data` pipelines never need to know which source the pixels came from.
 Pixels stay raw (uint8, 0..255); resizing and normalisation happen inside the
-model (zoo spec §5).
+model (its preprocessing contract, `hashzoo.layers.Preprocessing`).
 """
 
 import dataclasses

@@ -1,7 +1,8 @@
 """scikit-learn's bundled digits: 1,797 real 8×8 grey images, 10 classes.
 
 It ships inside scikit-learn, so it loads with no download. That makes it the
-default for `make demo` and fast tests (evaluation spec §1, protocol `digits`).
+default for `make demo` and fast tests (protocol `digits`; docs/evaluation.md,
+"Protocols").
 """
 
 import numpy as np

@@ -24,7 +24,13 @@ from hashzoo.utils import validation
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
 
-def _class_folders(folder):
+def class_folders(folder):
+    """The class sub-folders of an image folder, sorted by name (hidden entries skipped).
+
+    Raises:
+        ValueError: when `folder` is missing, a file, empty, or has no sub-folders.
+    """
+    folder = pathlib.Path(folder)
     if not folder.exists():
         raise ValueError(f"image folder {folder} does not exist.")
     if not folder.is_dir():
@@ -47,7 +53,13 @@ def _class_folders(folder):
     return classes
 
 
-def _image_files(class_folder):
+def image_files(class_folder):
+    """The image files (`IMAGE_EXTENSIONS`) of one class folder, sorted by name.
+
+    Raises:
+        ValueError: when the folder holds no image.
+    """
+    class_folder = pathlib.Path(class_folder)
     files = sorted(
         p for p in class_folder.iterdir()
         if p.is_file() and not p.name.startswith(".")
@@ -114,8 +126,8 @@ def load_image_folder(path, image_size=None, channels=None):
     size = _check_image_size(image_size)
     mode = "L" if channels == 1 else "RGB"
 
-    classes = _class_folders(folder)
-    files_per_class = [_image_files(class_folder) for class_folder in classes]
+    classes = class_folders(folder)
+    files_per_class = [image_files(class_folder) for class_folder in classes]
 
     images, labels = [], []
     for class_id, files in enumerate(files_per_class):

@@ -6,8 +6,9 @@ classes, then a real image of a drawn class for every tile, with every drawn
 class on at least one tile. Its label set is the union of the tile classes.
 
 Uniformly random tiles would make about 80 % of pairs share a label and
-ranking trivial; 1 to 3 classes out of 10 give about a third (evaluation spec
-§1), so retrieval with the "share at least one label" rule stays informative.
+ranking trivial; 1 to 3 classes out of 10 give about a third, so retrieval
+with the "share at least one label" rule stays informative (docs/evaluation.md,
+"How a split is drawn").
 """
 
 import numpy as np

@@ -1,7 +1,7 @@
 """`tf.data` input pipelines over in-memory images.
 
 Batches carry float32 pixels in [0, 255]: the model resizes and normalises
-(zoo spec §5), so the pipeline only shuffles, batches and casts. Images stay
+(its preprocessing contract), so the pipeline only shuffles, batches and casts. Images stay
 uint8 in memory and are cast per batch, which keeps a 60,000-image CIFAR-10
 pipeline at 184 MB instead of 737 MB.
 """

@@ -1,4 +1,4 @@
-"""Retrieval protocols as data (evaluation spec §1).
+"""Retrieval protocols as data (docs/evaluation.md, "Protocols").
 
 A `Protocol` is a frozen record: which data, how it is split into query, train
 and database, and how retrieval is scored. Results name a protocol by `id` and
@@ -18,10 +18,10 @@ How a single-label split is drawn (`split_version=1`):
    permute that class's train indices and move the first
    `round_half_up(validation_fraction * n_train)` of them (at least 1, at most
    n_train - 1, none when n_train < 2) from train to validation. Validation
-   does not stay in train, so it can select checkpoints honestly (evaluation
-   spec §6); the database is left as drawn. `validation_fraction` is 0.1 for
-   every registered protocol, so `len(train) + len(validation)` is the
-   protocol's train size.
+   does not stay in train, so it can select checkpoints honestly
+   (docs/evaluation.md, "Model selection and reporting"); the database is
+   left as drawn. `validation_fraction` is 0.1 for every registered protocol,
+   so `len(train) + len(validation)` is the protocol's train size.
 4. Every list is sorted ascending, so database order follows the source order
    (the tie rule ranks equal distances by database position).
 
@@ -156,7 +156,8 @@ class Protocol:
             out of it (False).
         k: ranking depth of mAP@K; None means all.
         relevance: `"share_label"`: relevant when the label sets intersect.
-        tie_rule: `"stable"` or `"expected"` (spec §3), as `hashzoo.metrics`.
+        tie_rule: `"stable"` or `"expected"` (docs/evaluation.md, "Tie rules"),
+            as `hashzoo.metrics`.
         zero_relevant: `"count"` (score 0) or `"drop"` for queries with no
             relevant item.
         split_seed: seed of the split generator.
@@ -168,6 +169,8 @@ class Protocol:
             defined on, when that data ships with hashzoo's developer setup;
             `split` refuses data that gives another one. None when not pinned.
         description: one line for humans.
+        note: what results on this protocol must not be compared with, for
+            model cards and tables; "" when nothing needs saying.
     """
 
     id: str
@@ -188,6 +191,7 @@ class Protocol:
     mosaic: MosaicSpec | None = None
     split_sha256: str | None = None
     description: str = ""
+    note: str = ""
 
     def __post_init__(self):
         validation.check_choice(self.label_kind, "label_kind", _LABEL_KINDS)
@@ -380,6 +384,27 @@ class Protocol:
 
 _PROTOCOLS = {}
 
+#: What each data family (`Protocol.dataset`) is, where it comes from and its
+#: terms; model cards quote these.
+DATA_FAMILIES = {
+    "digits": {
+        "description": "scikit-learn's bundled digits (`sklearn.datasets.load_digits`): 1,797 real 8×8 grey "
+                       "images of handwritten digits, 10 classes, a copy of the UCI ML Optical Recognition of "
+                       "Handwritten Digits test set.",
+        "license": "distributed with scikit-learn (BSD-3-Clause); original data CC BY 4.0 (UCI).",
+    },
+    "cifar10": {
+        "description": "CIFAR-10 (Krizhevsky, *Learning Multiple Layers of Features from Tiny Images*, 2009): "
+                       "32×32 colour images, 10 classes.",
+        "license": "",
+    },
+}
+
+
+def data_family(dataset):
+    """`{"description": ..., "license": ...}` of data family `dataset` (empty strings when unknown)."""
+    return {"description": "", "license": "", **DATA_FAMILIES.get(dataset, {})}
+
 
 def register_protocol(protocol):
     """Adds a `Protocol` to the registry; registering an id twice is an error."""
@@ -452,6 +477,10 @@ register_protocol(Protocol(
     split_sha256="f690fa264d8fe78bce4f5f3bef701ffda583480eb1649d01d1390d82375fe7f9",
     description="the real 6,102-image CIFAR-10 developer subset: 1,000 query / "
                 "4,500 train drawn from the 5,102-image database",
+    note="Trained and measured on the real 6,102-image CIFAR-10 subset (the official python pickles, a "
+         "subset of the images) with the `cifar10-subset` protocol. These numbers are **not** comparable with "
+         "papers' CIFAR-10 tables: the standard `cifar10` protocol (60,000 images) needs the full download "
+         "(`tools/evaluate.py --preset <name> --data <cifar-10-batches-py> --protocol cifar10`).",
 ))
 register_protocol(Protocol(
     id="digits", dataset="digits", label_kind="single", num_classes=10,

@@ -1,6 +1,6 @@
 """`HammingIndex`: exact k-nearest-neighbour and range search over binary codes.
 
-Exhaustive search (spec §4, §5): every query is compared with every stored
+Exhaustive search: every query is compared with every stored
 code, which at 64 bits runs near a billion codes per second per core, enough
 for millions of codes. Results are in (distance, id) order: equal distances
 come lowest id first, also at the top-k boundary, whichever backend runs.

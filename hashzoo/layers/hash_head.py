@@ -17,8 +17,9 @@ class HashHead(keras.layers.Layer):
 
     Args:
         bits: int >= 1, the code length.
-        activation: `"tanh"` (CoopHash), `"smooth_sign"` (tanh with a
-            scheduled slope, BGAN) or `"linear"` (no squashing).
+        activation: `"tanh"`, `"smooth_sign"` (tanh with a slope a callback
+            raises during training, `hashzoo.layers.SmoothSign`) or
+            `"linear"` (no squashing).
         slope: initial slope when `activation="smooth_sign"`.
         kernel_initializer: Keras initializer for the projection.
 

@@ -2,7 +2,7 @@
 
 Every hashzoo model takes images as `[N, H, W, C]` uint8 or float pixels in
 [0, 255] (C = 1 or 3) and converts them itself, so `encode`, fine-tuning and
-the exported SavedModel all see the same pixels (zoo spec §5). The contract is
+the exported SavedModel all see the same pixels. The contract is
 a small serializable record stored in every model's config and written to
 `preprocessing.json` beside published weights.
 """

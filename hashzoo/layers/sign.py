@@ -2,7 +2,7 @@
 
 `HardSign` gives exact codes (+1 at 0, never 0) and passes gradients straight
 through; `SmoothSign` is `tanh(slope * x)`, a differentiable stand-in whose
-slope a callback raises during training (`hashzoo.callbacks.SmoothSignSchedule`)
+slope a callback raises during training (`hashzoo.training.callbacks.SmoothSignSchedule`)
 so that it approaches `sign`.
 """
 
@@ -42,7 +42,7 @@ class SmoothSign(keras.layers.Layer):
     """`tanh(slope * x)`, a smooth sign whose slope can be raised in training.
 
     The slope is a non-trainable variable, so it is saved with the weights and
-    restored when a run resumes; `hashzoo.callbacks.SmoothSignSchedule` sets it
+    restored when a run resumes; `hashzoo.training.callbacks.SmoothSignSchedule` sets it
     at the start of each epoch. As the slope grows the output tends to
     `sign(x)`; codes are always taken with a hard sign, so they are exact at any
     slope.

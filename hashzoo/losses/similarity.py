@@ -6,8 +6,9 @@ from keras import ops
 def pairwise_similarity_loss(codes, other_codes, similarity, normalize=True):
     """`mean_ij (u_i . v_j / L - S_ij)^2`: inner products of codes fitted to S.
 
-    BGAN's neighbourhood term (spec §6, with `normalize=True` the 1/L of
-    hashzoo's default; `False` is the released code's raw inner product).
+    BGAN's neighbourhood term (docs/bgan.md, "Losses and the training step";
+    `normalize=True` is the 1/L of hashzoo's default, `False` the released
+    code's raw inner product).
     Under `tf.distribute`, pass this replica's codes as `codes`, the gathered
     codes of the global batch as `other_codes` (`hashzoo.distribute.gather_replicas`)
     and this replica's rows of the batch block as `similarity`.

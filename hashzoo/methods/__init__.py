@@ -11,11 +11,11 @@ import difflib
 import importlib
 
 # name -> "module:Class"; a method registers here when its folder lands.
-# "onehot" is the trainable classifier baseline that supervised tables report.
+# "onehot" is the trainable classifier floor that supervised tables report.
 _METHODS = {
     "bgan": "hashzoo.methods.bgan:BGAN",
     "coophash": "hashzoo.methods.coophash:CoopHash",
-    "onehot": "hashzoo.baselines.onehot_classifier:OneHotClassifierHasher",
+    "onehot": "hashzoo.methods.onehot:OneHotClassifierHasher",
 }
 
 

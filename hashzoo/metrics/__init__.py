@@ -1,6 +1,6 @@
-"""Retrieval metrics for binary codes, exactly as defined in the evaluation spec.
+"""Retrieval metrics for binary codes, exactly as defined in docs/evaluation.md.
 
-What a number means (spec §2, §3):
+What a number means (docs/evaluation.md, "Metrics" and "Tie rules"):
 
 - Hamming distance d = popcount(q XOR x); the database is ranked by
   (distance, database index): `tie_rule="stable"`, the default. The
@@ -13,10 +13,10 @@ What a number means (spec §2, §3):
 - Queries without relevant items score 0 (`zero_relevant="count"`) or are left
   out of the mean (`"drop"`); the policy and their number are reported.
 
-How it is computed (spec §4): queries are streamed in blocks sized by a memory
-budget, distances are uint8 (uint16 above 255 bits), the ranking is a linear
-counting sort (or faiss's exhaustive binary top-K when installed), and no
-query x database float matrix is built. `reference` holds a plain brute-force
+How it is computed (docs/evaluation.md, "How it is computed"): queries are
+streamed in blocks sized by a memory budget, distances are uint8 (uint16
+above 255 bits), the ranking is a linear counting sort (or faiss's exhaustive
+binary top-K when installed), and no query x database float matrix is built. `reference` holds a plain brute-force
 version of every metric for comparison.
 
 Example:

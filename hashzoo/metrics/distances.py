@@ -1,4 +1,6 @@
-"""Hamming distances between packed codes, computed with numpy (spec §2, §4).
+"""Hamming distances between packed codes, computed with numpy.
+
+See docs/evaluation.md, "Codes and distances" and "How it is computed".
 
 d(q, x) = popcount(q XOR x). Packed codes (uint8 `[N, ceil(bits / 8)]`, see
 `hashzoo.codes`) are padded with zero bytes to a multiple of 8 bytes and viewed

@@ -1,4 +1,6 @@
-"""The streaming evaluation engine behind every metric function (spec §4).
+"""The streaming evaluation engine behind every metric function.
+
+See docs/evaluation.md, "How it is computed".
 
 One pass over blocks of queries computes, per query, the few numbers each
 metric needs (AP, relevant hits at given depths, radius counts), sized so a

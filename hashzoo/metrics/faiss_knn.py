@@ -5,8 +5,8 @@ faiss (`pip install faiss-cpu`) is an optional dependency. Its
 k smallest distances either in a heap ordered by (distance, id) with a strict
 `<` test for insertion ("hc", `use_heap=True`) or in per-distance buckets
 filled in scan order ("mc", `use_heap=False`). Both therefore select, at a top-k
-boundary inside a tie group, the lowest ids: the stable rule of spec §3. That
-order is not documented by faiss, so `tests/test_index.py` pins it against the
+boundary inside a tie group, the lowest ids: the stable rule (docs/evaluation.md,
+"Tie rules"). That order is not documented by faiss, so `tests/test_index.py` pins it against the
 numpy counting sort on tie-heavy data, and `faiss_topk` re-sorts any row whose
 tie groups come back out of id order (`ranking.sort_ties`).
 

@@ -1,4 +1,4 @@
-"""Precision-recall curves over Hamming radii and over ranks (spec §2).
+"""Precision-recall curves over Hamming radii and over ranks (docs/evaluation.md, "PR curves").
 
 Both are computed per query block and reduced to per-query numbers right
 away: the radius curve from per-query histograms of `bits + 1` distances, the

@@ -1,6 +1,7 @@
-"""Stable ranking of Hamming distances in linear time (spec §3, §4).
+"""Stable ranking of Hamming distances in linear time.
 
-The ranking rule is the default tie rule of the spec: items are sorted by
+The ranking rule is the default tie rule (docs/evaluation.md, "Tie rules"; the
+algorithm is in "How it is computed"): items are sorted by
 (distance, database index). With only `bits + 1` distinct distances this is a
 counting sort: histogram, prefix sums, scatter in index order. numpy's stable
 sort of uint8 / uint16 keys is exactly that (an LSD radix sort, O(N) per row),

@@ -1,9 +1,10 @@
-"""A deliberately plain brute-force reference, written straight from spec §2.
+"""A deliberately plain brute-force reference, written straight from the definitions.
 
-Nothing here is optimised: per query, float64 distances (b - q.x) / 2, a
-stable `np.argsort`, and Python loops for AP@K, P@k, recall@k and the radius
-metrics. It is the ground truth that the tests and `bench/eval_bench.py`
-compare the streaming implementation against, and it follows the algorithm of
+The definitions are those of docs/evaluation.md, "Metrics". Nothing here is
+optimised: per query, float64 distances (b - q.x) / 2, a stable `np.argsort`,
+and Python loops for AP@K, P@k, recall@k and the radius metrics. It is the
+ground truth that the tests and `bench/eval_bench.py` compare the streaming
+implementation against, and it follows the algorithm of
 DeepHash-pytorch's `CalcTopMap` (re-written with a stable sort), so it is also
 the speed baseline. Only the stable tie rule is implemented.
 """

@@ -1,4 +1,6 @@
-"""Relevance between query and database labels (spec §2).
+"""Relevance between query and database labels.
+
+See docs/evaluation.md, "Relevance (single- and multi-label)".
 
 rel(q, x) = 1 when the label vectors share at least one positive label
 (y_q . y_x > 0). For class ids `[N]` this is "same class". Multi-hot labels

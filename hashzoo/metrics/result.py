@@ -1,4 +1,6 @@
-"""`RetrievalResult`: the record `hashzoo.metrics.evaluate` returns (spec §2, §6).
+"""`RetrievalResult`: the record `hashzoo.metrics.evaluate` returns.
+
+See docs/evaluation.md, "The result record".
 
 A number without its tie rule and zero-relevant policy is not comparable, so
 the record carries both, and its table prints them next to the metrics.

@@ -2,7 +2,7 @@
 
 Every function takes query and database codes (+1/-1 of any int or float
 dtype, or uint8 packed codes with `bits`) and labels (class ids `[N]` or
-multi-hot `[N, C]`), and follows evaluation spec §2:
+multi-hot `[N, C]`), and follows docs/evaluation.md, "Metrics":
 
 - ranking by (Hamming distance, database index) (`tie_rule="stable"`), or the
   mean over all orders inside tie groups (`tie_rule="expected"`);
@@ -48,7 +48,7 @@ def mean_average_precision(
     memory_budget_bytes=DEFAULT_MEMORY_BUDGET,
     backend="auto",
 ):
-    """mAP@K: the mean over queries of AP@K (spec §2).
+    """mAP@K: the mean over queries of AP@K (docs/evaluation.md, "mAP@K and mAP@all").
 
     AP@K = (1 / R_q^K) sum_{r <= K} P@r rel(r), where R_q^K counts the relevant
     items within the top K (the DeepHash-pytorch / HashNet normaliser).

@@ -1,4 +1,6 @@
-"""Tie-aware expected metrics from per-distance counts (spec §3, `tie_rule="expected"`).
+"""Tie-aware expected metrics from per-distance counts (`tie_rule="expected"`).
+
+See docs/evaluation.md, "Tie rules".
 
 With Hamming distances whole groups of items tie. The tie-aware value of a
 metric is its mean over every order of the items inside each tie group (He, Lu

@@ -5,7 +5,7 @@ import keras
 
 from hashzoo import codes as codes_lib
 from hashzoo.layers.preprocessing import ImagePreprocessing, Preprocessing
-from hashzoo.utils.validation import check_bits, check_images, check_positive_int
+from hashzoo.utils.validation import check_bits, check_pixels, check_positive_int
 
 
 class HashingModel(keras.Model):
@@ -78,10 +78,22 @@ class HashingModel(keras.Model):
         Args:
             images: `[N, H, W, C]` uint8 or float pixels in [0, 255], C = 1 or
                 3; other sizes are resized by the preprocessing contract.
+                NaN, infinite or out-of-range pixels raise a `ValueError`
+                naming the first one; float images that all lie in [0, 1]
+                give a `UserWarning` (probably scaled by mistake: multiply by
+                255), see `hashzoo.utils.validation.check_pixels`.
             batch_size: images per forward pass.
             verbose: Keras progress bar (0 silent, 1 bar).
         """
-        images = check_images(images)
+        images = check_pixels(images, stacklevel=2)
+        return self._encode_checked(images, batch_size, verbose)
+
+    def encode_packed(self, images, batch_size=256, verbose=0):
+        """Packed codes of `images`: uint8 `[N, ceil(code_bits / 8)]` (see `encode`)."""
+        images = check_pixels(images, stacklevel=2)
+        return codes_lib.pack_codes(self._encode_checked(images, batch_size, verbose))
+
+    def _encode_checked(self, images, batch_size, verbose):
         batch_size = check_positive_int(batch_size, "batch_size")
         values = self.predict(images.astype(np.float32, copy=False), batch_size=batch_size, verbose=verbose)
         if values.shape != (len(images), self.code_bits):
@@ -91,11 +103,7 @@ class HashingModel(keras.Model):
             )
         return codes_lib.binarize(values)
 
-    def encode_packed(self, images, batch_size=256, verbose=0):
-        """Packed codes of `images`: uint8 `[N, ceil(code_bits / 8)]` (see `encode`)."""
-        return codes_lib.pack_codes(self.encode(images, batch_size=batch_size, verbose=verbose))
-
-    # -- zoo hooks (zoo spec §5, §6) -------------------------------------------
+    # -- zoo hooks (docs/zoo.md) -----------------------------------------------
 
     @property
     def card(self):
@@ -122,24 +130,131 @@ class HashingModel(keras.Model):
 
         return export.export_serving(self, base_dir, version=version)
 
-    # -- training hooks (called by `hashzoo.training.train`) ---------------------
+    # -- training hooks (called by the training runner, `hashzoo.training.core`) --
 
-    def make_train_dataset(self, images, labels=None, batch_size=32, seed=None):
+    #: True when the method trains on labels (class ids or multi-hot), False
+    #: when it needs images only. Every method declares it; training and
+    #: fine-tuning read it (a supervised method needs at least 2 classes).
+    SUPERVISED = None
+
+    @classmethod
+    def check_declared(cls):
+        """Raises a clear error when a method does not declare `SUPERVISED`; returns it otherwise."""
+        if not isinstance(cls.SUPERVISED, bool):
+            raise TypeError(
+                f"{cls.__name__} must declare the class attribute SUPERVISED = True (trains on labels) or "
+                f"False (images only); got {cls.SUPERVISED!r}."
+            )
+        return cls.SUPERVISED
+
+    @classmethod
+    def data_arguments(cls, dataset, seed):
+        """Constructor arguments this method takes from the training data (default: none).
+
+        A method declares here what it sizes from the data, e.g. a class
+        head: `{"num_classes": dataset.num_classes, "multi_label":
+        dataset.is_multi_label, "seed": seed}`. The input size and channels
+        come from `supported_image_size` and the data, not from here.
+
+        Args:
+            dataset: the training split (`hashzoo.data.ImageDataset`).
+            seed: the run's seed.
+        """
+        del dataset, seed
+        return {}
+
+    @classmethod
+    def supported_image_size(cls, image_size, model_kwargs=None):
+        """The input size `(height, width)` this method trains at for images of `image_size`.
+
+        The default takes any size. A method whose architecture takes only
+        some sizes returns the nearest one it can; the model's preprocessing
+        then resizes the images to it, and the size is recorded in the
+        preset's preprocessing contract. `model_kwargs` (a dict) are the
+        other constructor arguments of the run.
+        """
+        del model_kwargs
+        return tuple(int(side) for side in image_size)
+
+    @classmethod
+    def default_preprocessing(cls, dataset, image_size=None, model_kwargs=None):
+        """The input contract for `dataset`: pixels to [-1, 1] at `image_size` with the data's channels.
+
+        `image_size` None means `supported_image_size` of the data's native size.
+        """
+        height, width, channels = (int(v) for v in dataset.images.shape[1:])
+        if image_size is None:
+            image_size = cls.supported_image_size((height, width), dict(model_kwargs or {}))
+        return {"image_size": [int(side) for side in image_size], "channels": channels, "mean": 127.5, "std": 127.5}
+
+    @classmethod
+    def from_data(cls, code_bits, dataset, seed=0, **model_kwargs):
+        """Builds the method sized from its training data.
+
+        Arguments come from `data_arguments(dataset, seed)`, then
+        `model_kwargs` (which win). `preprocessing` is
+        `default_preprocessing(dataset)` updated with the keys a given
+        (possibly partial) preprocessing dict sets: `{"image_size": [32, 32]}`
+        alone picks the input size and keeps the data's channels.
+
+        Args:
+            code_bits: the code length.
+            dataset: the training split (`ImageDataset`).
+            seed: the run's seed.
+            **model_kwargs: other constructor arguments (a config's `model`).
+        """
+        kwargs = dict(cls.data_arguments(dataset, seed))
+        kwargs.update(model_kwargs)
+        given = kwargs.get("preprocessing")
+        if given is None or isinstance(given, dict):
+            given = dict(given or {})
+            others = {name: value for name, value in model_kwargs.items() if name != "preprocessing"}
+            preprocessing = cls.default_preprocessing(dataset, image_size=given.get("image_size"), model_kwargs=others)
+            preprocessing.update(given)
+            kwargs["preprocessing"] = preprocessing
+        return cls(code_bits=code_bits, **kwargs)
+
+    def prepare(self, train_split):
+        """What the method computes from the whole training split before fitting (default: None).
+
+        Returns a `hashzoo.models.Prepared` (or None). The runner calls it
+        once, passes the result to `make_train_dataset(..., prepared=...)` and
+        to the stages, and stores its `summary()` in the run's metadata. It
+        must not store anything on the model.
+
+        Args:
+            train_split: the training split (`ImageDataset`: `images`, `labels`).
+        """
+        del train_split
+        return None
+
+    def training_stages(self):
+        """`hashzoo.models.Stage`s run before the main fit, in order (default: none).
+
+        The runner gives each a `StageContext`, shows progress, records each
+        completed stage in the run's backup folder with the model's weights,
+        and skips a recorded stage when a killed run is started again.
+        """
+        return []
+
+    def make_train_dataset(self, images, labels=None, prepared=None, batch_size=32, seed=None):
         """The `tf.data` pipeline that a training run feeds to `fit`.
 
-        `hashzoo.training.train` calls it once, before training, with the
+        The runner calls it once, after `prepare` and the stages, with the
         protocol's training split. The default gives shuffled `(images,
         labels)` batches (`images` alone when `labels` is None) and drops the
         incomplete last batch. A method that needs structure computed from
-        the whole training set overrides it: BGAN builds its K-NN similarity
-        matrix here and yields `(images, S_B)` batches.
+        the whole training set takes it from `prepared`: BGAN yields
+        `(images, S_B)` batches of its K-NN similarity matrix.
 
         Args:
             images: uint8 pixels `[N, H, W, C]`.
             labels: class ids `[N]`, multi-hot `[N, C]` or None.
+            prepared: what `prepare` returned for these images (or None).
             batch_size: global batch size.
             seed: shuffle seed.
         """
+        del prepared
         from hashzoo.data.pipeline import make_tf_dataset
 
         return make_tf_dataset(images, labels, batch_size=batch_size, shuffle=True, seed=seed, drop_remainder=True)
@@ -147,15 +262,11 @@ class HashingModel(keras.Model):
     def training_callbacks(self, epochs):
         """Keras callbacks a training run of `epochs` epochs needs (default: none).
 
-        `hashzoo.training.train` adds them to `fit`; BGAN returns its
-        smooth-sign slope schedule.
+        The runner adds them to the main `fit`; BGAN returns its smooth-sign
+        slope schedule.
         """
         del epochs
         return []
-
-    def train_data_summary(self):
-        """Facts about the data prepared by `make_train_dataset`, for run metadata (default: {})."""
-        return {}
 
     # -- serialization ---------------------------------------------------------
 

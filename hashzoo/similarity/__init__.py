@@ -1,18 +1,22 @@
-"""Offline similarity structure for unsupervised methods (BGAN; SPAH's neighbour similarity).
+"""Offline similarity structure for methods that learn from pairs of training images.
 
 Frozen features (`extract_features`), cosine K-nearest neighbours in row
-blocks (`cosine_knn`), BGAN's K1/K2 shared-neighbour rule
-(`shared_neighbour_similarity`, `bgan_similarity`) and a sparse two-valued
-matrix whose batch blocks are looked up in numpy or inside `tf.data`
-(`SparseSimilarity`). `hashzoo.data.make_similarity_dataset` turns one into a
-training pipeline of `(images, S_B)` batches.
+blocks (`cosine_knn`, `knn_indicator`), the K1/K2 shared-neighbour rule
+(`shared_neighbour_sets`, `shared_neighbour_similarity`) and a sparse
+matrix of signed pairs (+1 and -1 stored, absent pairs read as a known
+value or as unknown) whose batch blocks and known-masks are looked up in
+numpy or inside `tf.data` (`SparseSimilarity`).
+`hashzoo.data.make_similarity_dataset` turns one into a training pipeline
+of `(images, S_B)` batches. Each method's own rule lives in its folder.
 
 >>> import numpy as np
 >>> from hashzoo import similarity
 >>> features = np.random.default_rng(0).normal(size=(40, 8))
->>> s = similarity.bgan_similarity(features, k1=3, k2=4)
->>> bool((s.dense() == s.dense().T).all()), int(s.positives_per_row().min()) >= 4
-(True, True)
+>>> knn = similarity.cosine_knn(features, 3)
+>>> s = similarity.shared_neighbour_similarity(knn, k2=4, absent="unknown")
+>>> values, known = s.dense(with_mask=True)
+>>> s.is_symmetric(), int(s.positives_per_row().min()) >= 4, bool((values[~known] == 0).all())
+(True, True, True)
 """
 
 from hashzoo.similarity.features import (
@@ -23,17 +27,16 @@ from hashzoo.similarity.features import (
     random_conv_features,
 )
 from hashzoo.similarity.neighbours import (
-    bgan_similarity,
     cosine_knn,
     knn_indicator,
     shared_neighbour_sets,
     shared_neighbour_similarity,
 )
-from hashzoo.similarity.sparse import SparseSimilarity
+from hashzoo.similarity.sparse import UNKNOWN, SparseSimilarity
 
 __all__ = [
     "SparseSimilarity",
-    "bgan_similarity",
+    "UNKNOWN",
     "check_extractor",
     "cosine_knn",
     "extract_features",

@@ -1,4 +1,4 @@
-"""Frozen features for offline similarity matrices (BGAN spec §5.1, SPAH spec §5.1).
+"""Frozen features for offline similarity matrices.
 
 The similarity a method learns from is computed once, before training, from
 features of a network that is never the one being trained:

@@ -1,10 +1,10 @@
-"""Cosine K-nearest neighbours and BGAN's shared-neighbour similarity rule.
+"""Cosine K-nearest neighbours and the shared-neighbour similarity rule.
 
 Both run in row blocks: the K-NN search holds one `[block, N]` float32 block
 of cosine similarities at a time, and the shared-neighbour counts
 `C = A A^T` are formed one block of rows at a time from the sparse K-NN
-indicator A, so 50,000 images never need a dense 50,000^2 matrix (BGAN spec
-§5.2: about 200 MB per 1,024-row block instead of 10 GB).
+indicator A, so 50,000 images never need a dense 50,000^2 matrix (about
+200 MB per 1,024-row block instead of 10 GB).
 """
 
 import numpy as np
@@ -26,7 +26,7 @@ def _unit_rows(features):
 def cosine_knn(features, k, block_size=1024):
     """Each item's `k` nearest neighbours by cosine similarity, itself first.
 
-    Row i of the result is i (forced to rank 0, BGAN spec §5.2), then the `k`
+    Row i of the result is i (forced to rank 0, even among duplicates), then the `k`
     other items with the highest cosine similarity, best first; ties go to the
     lower index, so the result does not depend on the block size.
 
@@ -86,7 +86,7 @@ def knn_indicator(knn_ids, num_items=None):
 
 
 def shared_neighbour_sets(knn_ids, k2, block_size=4096):
-    """T_i of BGAN spec §5.2: the `k2` items sharing the most neighbours with i.
+    """T_i: the `k2` items sharing the most neighbours with i (itself included).
 
     `c_ij = |N_i ∩ N_j|` for the neighbour sets N (rows of `knn_ids`, each
     including the item itself). T_i holds i first, then the other j with the
@@ -120,35 +120,32 @@ def shared_neighbour_sets(knn_ids, k2, block_size=4096):
     )
 
 
-def shared_neighbour_similarity(knn_ids, k2, block_size=4096):
-    """BGAN's ±1 similarity matrix from K-NN lists (BGAN spec §5.2).
+def shared_neighbour_similarity(knn_ids, k2, block_size=4096, absent=-1.0):
+    """The shared-neighbour similarity: +1 pairs from K-NN lists, every other pair `absent`.
 
     With N_i = row i of `knn_ids` (the item and its K1 nearest neighbours)
     and T_i from `shared_neighbour_sets`, P_i is the union of N_j over
-    j in T_i, and S_ik = S_ki = +1 for every k in P_i; every other entry is
-    -1. S is symmetric, its diagonal is +1 and each row has at least K1 + 1
-    positives.
+    j in T_i, and S_ik = S_ki = +1 for every k in P_i. S is symmetric, its
+    diagonal is +1 and each row has at least K1 + 1 positives. Every other
+    pair reads as `absent`: -1 (dissimilar, the default) or `"unknown"`
+    (a neighbour similarity that only asserts positives).
 
     Args:
         knn_ids: int `[N, K1 + 1]`, from `cosine_knn(features, K1)`.
         k2: int, K2.
+        block_size: rows of the shared-neighbour counts formed at once.
+        absent: how pairs outside P read (see `SparseSimilarity`).
 
     Returns:
-        A `SparseSimilarity` with positive +1 and negative -1.
-    """
-    sets = shared_neighbour_sets(knn_ids, k2, block_size=block_size)
-    union = sets @ knn_indicator(knn_ids)  # non-zero where k is in N_j for some j in T_i
-    return SparseSimilarity.from_scipy(union + union.T, positive=1.0, negative=-1.0)
-
-
-def bgan_similarity(features, k1=20, k2=30, block_size=1024):
-    """BGAN's neighbourhood structure from features: `cosine_knn` then the K1/K2 rule.
+        A `SparseSimilarity` storing the +1 pairs.
 
     Example:
 
     >>> import numpy as np
     >>> f = np.array([[1, 0], [0.9, 0.1], [0, 1], [0.1, 0.9]], "float32")
-    >>> bgan_similarity(f, k1=1, k2=2).dense().astype(int).tolist()
+    >>> shared_neighbour_similarity(cosine_knn(f, 1), k2=2).dense().astype(int).tolist()
     [[1, 1, -1, -1], [1, 1, -1, -1], [-1, -1, 1, 1], [-1, -1, 1, 1]]
     """
-    return shared_neighbour_similarity(cosine_knn(features, k1, block_size=block_size), k2)
+    sets = shared_neighbour_sets(knn_ids, k2, block_size=block_size)
+    union = sets @ knn_indicator(knn_ids)  # non-zero where k is in N_j for some j in T_i
+    return SparseSimilarity.from_scipy(union + union.T, absent=absent)

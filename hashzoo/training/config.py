@@ -57,17 +57,29 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
+def config_dir():
+    """The folder of named configs: `hashzoo/zoo_configs/` in an installed package, else the checkout's `zoo_configs/`.
+
+    The wheel carries the repository's `zoo_configs/` as the package data
+    folder `hashzoo/zoo_configs/` (see setup.py), so names resolve the same
+    way after `pip install` as in a checkout.
+    """
+    here = pathlib.Path(__file__).resolve()
+    installed, checkout = here.parents[1] / "zoo_configs", here.parents[2] / "zoo_configs"
+    return installed if installed.is_dir() else checkout
+
+
 def load_config(spec):
-    """Loads `path/to/config.py[:variant]` or `name[:variant]` from `zoo_configs/`.
+    """Loads `path/to/config.py[:variant]` or `name[:variant]` from `config_dir()`.
 
     Returns the `TrainConfig` of that file's `get_config(variant)`.
     """
     path_text, _, variant = str(spec).partition(":")
     path = pathlib.Path(path_text)
     if path.suffix != ".py":
-        path = pathlib.Path(__file__).resolve().parents[2] / "zoo_configs" / f"{path_text}.py"
+        path = config_dir() / f"{path_text}.py"
     if not path.is_file():
-        available = sorted(p.stem for p in (pathlib.Path(__file__).resolve().parents[2] / "zoo_configs").glob("*_*.py"))
+        available = sorted(p.stem for p in config_dir().glob("*_*.py"))
         raise ValueError(
             f"no config file for {spec!r} (looked at {path}); give a path to a .py file "
             f"or one of {available}, optionally with ':variant' (e.g. ':smoke')."

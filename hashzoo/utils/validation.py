@@ -6,8 +6,13 @@ what went wrong.
 """
 
 import numbers
+import warnings
 
 import numpy as np
+
+#: The documented pixel range of every image input: raw pixels, the model
+#: normalises them itself (README.md, "Images are always [N, H, W, 1 or 3] pixels").
+PIXEL_RANGE = (0.0, 255.0)
 
 
 def check_positive_int(value, name):
@@ -55,6 +60,60 @@ def check_images(images, name="images"):
     if array.shape[1] < 1 or array.shape[2] < 1:
         raise ValueError(f"`{name}` has an empty spatial size: shape {array.shape}.")
     return array
+
+
+def _first_index(mask):
+    """The index of the first True entry of `mask`, as a tuple of ints."""
+    return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask.ravel())), mask.shape))
+
+
+def check_pixels(images, name="images", stacklevel=1):
+    """Checks an image batch (as `check_images`) and that its pixels are finite and in [0, 255].
+
+    The documented input of every encoder is raw pixels in [0, 255]
+    (`PIXEL_RANGE`). NaN or infinite pixels, or pixels outside the range,
+    raise a `ValueError` that names how many there are, the first one and
+    its index. Float images whose values all lie in [0, 1] (with some above
+    0) are inside the range but almost surely scaled to [0, 1] by mistake:
+    they give a `UserWarning` that says to multiply by 255, since an
+    all-dark image is legal input and must not be refused.
+
+    `stacklevel` is that of `warnings.warn` as seen from the caller of
+    `check_pixels` (2 points the warning at the caller's caller).
+
+    Returns the input as a numpy array (no copy when it already is one).
+    """
+    array = check_images(images, name)
+    if array.dtype == np.uint8:
+        return array
+    low, high = PIXEL_RANGE
+    # min/max propagate NaN and reach any infinity, so one pass settles the common case.
+    smallest, largest = array.min(), array.max()
+    if np.isfinite(smallest) and np.isfinite(largest) and low <= smallest and largest <= high:
+        if np.issubdtype(array.dtype, np.floating) and 0.0 < largest <= 1.0:
+            warnings.warn(
+                f"`{name}` holds float pixels in [0, {float(largest):g}] only; encoders take raw pixels in "
+                "[0, 255] and normalise them themselves. If the images were scaled to [0, 1], multiply "
+                "them by 255 first (their codes change otherwise).",
+                UserWarning,
+                stacklevel=stacklevel + 1,
+            )
+        return array
+    if np.issubdtype(array.dtype, np.floating):
+        bad = ~np.isfinite(array)
+        if bad.any():
+            where = _first_index(bad)
+            raise ValueError(
+                f"`{name}` must hold finite pixels in [0, 255]; found {int(bad.sum())} NaN or infinite "
+                f"value(s), the first ({array[where]}) at index {where} of shape {array.shape}."
+            )
+    bad = (array < low) | (array > high)
+    where = _first_index(bad)
+    raise ValueError(
+        f"`{name}` must hold pixels in [0, 255] (raw pixels; the model normalises them); found "
+        f"{int(bad.sum())} value(s) outside, from {smallest} to {largest}, the first ({array[where]}) at "
+        f"index {where} of shape {array.shape}."
+    )
 
 
 def check_labels(labels, num_items, name="labels"):

@@ -5,8 +5,10 @@ import keras
 import pytest
 import tensorflow as tf
 
-from hashzoo import data, losses, presets, similarity, training
+from hashzoo import data, losses, similarity, training
+from hashzoo.zoo import presets
 from hashzoo.methods.bgan import BGAN, Discriminator, Encoder, Generator
+from hashzoo.methods.bgan.similarity import bgan_similarity
 from tests import helpers
 
 DIGITS = {"image_size": (8, 8), "channels": 1}
@@ -40,7 +42,7 @@ def build(encoder_lr=0.05, generator_lr=0.01, discriminator_lr=0.01, **overrides
 
 def batch_similarity(images, k1=3, k2=4):
     """The dense ±1 block of a batch that is the whole (tiny) training set."""
-    return similarity.bgan_similarity(similarity.pixel_features(images), k1, k2).dense()
+    return bgan_similarity(similarity.pixel_features(images), k1, k2).dense()
 
 
 # === the shared battery ===
@@ -109,11 +111,11 @@ def test_fit_on_the_similarity_pipeline_under_two_replicas():
     assert sum(moved) > len(moved) // 2
 
 
-# === the neighbourhood structure (spec §5) ===
+# === the neighbourhood structure (docs/bgan.md, "The neighbourhood structure") ===
 
 
 def naive_bgan_similarity(knn_ids, k2):
-    """BGAN spec §5.2 with Python sets, for small N."""
+    """BGAN's K1/K2 rule (docs/bgan.md, "The neighbourhood structure") with Python sets, for small N."""
     n = len(knn_ids)
     neighbours = [set(row.tolist()) for row in knn_ids]
     s = -np.ones((n, n))
@@ -160,7 +162,7 @@ def test_similarity_is_symmetric_with_positive_diagonal_and_matches_the_set_refe
 def test_far_apart_clusters_share_no_positives_and_knn_ties_go_to_the_lower_index():
     rng = np.random.default_rng(1)
     features = np.concatenate([rng.normal([10, 0, 0], 0.1, (5, 3)), rng.normal([0, 0, 10], 0.1, (5, 3))])
-    dense = similarity.bgan_similarity(features, k1=2, k2=2).dense()
+    dense = bgan_similarity(features, k1=2, k2=2).dense()
     assert np.all(dense[:5, 5:] == -1) and np.all(dense[5:, :5] == -1)
     # Four identical points: every neighbour ties, so the lowest ids come first.
     assert similarity.cosine_knn(np.ones((4, 2)), 2).tolist() == [[0, 1, 2], [1, 0, 2], [2, 0, 1], [3, 0, 1]]
@@ -170,7 +172,7 @@ def test_far_apart_clusters_share_no_positives_and_knn_ties_go_to_the_lower_inde
 
 def test_the_pipeline_yields_each_batch_with_its_similarity_block():
     images = digits_batch(24)
-    s = similarity.bgan_similarity(similarity.pixel_features(images), 3, 4)
+    s = bgan_similarity(similarity.pixel_features(images), 3, 4)
     dense = s.dense()
     pixels = images.reshape(24, -1)
     for batch, block in data.make_similarity_dataset(images, s, batch_size=8, seed=3):
@@ -196,7 +198,7 @@ def test_frozen_features_are_unit_rows_and_pca_reduced():
     )
 
 
-# === losses (spec §6) ===
+# === losses (docs/bgan.md, "Losses and the training step") ===
 
 
 def test_neighbourhood_loss_is_zero_for_opposite_cluster_codes():
@@ -218,8 +220,9 @@ def test_fit_on_real_digits_moves_the_encoder_and_keeps_trackers_finite():
     images = data.load_digits().images[:96]
     model = BGAN(**small_kwargs(fake_source="gaussian", update="alternating", variational_jitter=True))
     model.compile(discriminator_optimizer=keras.optimizers.SGD(0.0))
-    dataset = model.make_train_dataset(images, batch_size=16, seed=0)
-    assert model.train_data_summary()["positives_per_row_min"] >= 4
+    prepared = model.build_similarity(images)
+    assert prepared.summary()["positives_per_row_min"] >= 4
+    dataset = model.make_train_dataset(images, prepared=prepared, batch_size=16, seed=0)
     encoder_before = [np.array(v) for v in model.encoder.trainable_weights]
     generator_before = [np.array(v) for v in model.generator.trainable_weights]
     discriminator_before = [np.array(v) for v in model.discriminator.trainable_weights]
@@ -248,7 +251,7 @@ def test_zero_hash_weights_give_all_plus_one_codes():
     assert codes.dtype == np.int8 and np.all(codes == 1)
 
 
-# === slope schedule (spec §4) ===
+# === slope schedule (docs/bgan.md, "Smooth sign and slope schedule") ===
 
 
 def test_slope_schedule_table_and_constant_option():

@@ -3,7 +3,9 @@ import keras
 import pytest
 import tensorflow as tf
 
-from hashzoo.methods.coophash import CoopHash, Descriptor, LangevinSampler, PairGenerator
+from hashzoo import training
+from hashzoo.methods.coophash import CoopHash, DensityHead, Descriptor, LangevinSampler, PairGenerator, stability
+from hashzoo.methods.coophash.coophash_model import TRACKERS
 from hashzoo.methods.coophash.pairs import dissimilar_labels
 from tests import helpers
 
@@ -49,12 +51,15 @@ def test_serialization_with_non_default_values():
             langevin_step_size=0.01, langevin_reference_std=0.5, langevin_noise=True, clip_revised=False,
             margin=3.0, hash_weight=0.5, class_weight=2.0, synthetic_class_weight=0.3, quantization_weight=0.2,
             energy_weight=0.01, kl_weight=1.5, vae_trains_trunk=False, pair_source="real",
-            real_triplet_weight=0.4, seed=7, preprocessing={"image_size": (16, 16), "channels": 3}, name="coop",
+            real_triplet_weight=0.4, log_std_bounds=(-3.0, 0.5), descriptor_clipnorm=7.0, generator_clipnorm=None,
+            langevin_grad_clip=0.3, seed=7, preprocessing={"image_size": (16, 16), "channels": 3}, name="coop",
         ),
     )
     for cls, kwargs in (
-        (Descriptor, dict(input_shape=(8, 8, 1), num_classes=3, code_bits=5, latent_dim=4, width=0.5, init_std=0.1, seed=2)),
+        (Descriptor, dict(input_shape=(8, 8, 1), num_classes=3, code_bits=5, latent_dim=4, width=0.5, init_std=0.1,
+                          seed=2, log_std_bounds=None)),
         (PairGenerator, dict(output_shape=(16, 16, 3), num_classes=3, latent_dim=4, width=0.5, seed=2)),
+        (DensityHead, dict(num_classes=3, seed=4)),
     ):
         helpers.run_serialization_test(cls, kwargs)
 
@@ -77,8 +82,117 @@ def test_fit_under_two_replica_mirrored_strategy():
 
 
 def test_two_replicas_take_the_same_step_as_one_device():
+    # Clip norms far below the gradients' norms: the clipped global gradient
+    # must be the same on two replicas as on one device.
     images, labels = digits_batch(16)
-    helpers.run_distributed_equivalence_test(build(), images, labels, atol=2e-5, rtol=2e-4)
+    single, _ = helpers.run_distributed_equivalence_test(
+        build(descriptor_clipnorm=0.05, generator_clipnorm=0.5, langevin_grad_clip=1e-3),
+        images, labels, atol=2e-5, rtol=2e-4,
+    )
+    assert single.history.history["descriptor_grad_norm"][0] > 0.05
+    assert single.history.history["generator_grad_norm"][0] > 0.5
+
+
+def shipped_build(config_name, multi_label):
+    """A tiny model with every loss setting of a shipped config, noise on.
+
+    SGD at the config's learning rates stands in for its Adam: the biases
+    before batch norm have a gradient that is zero in exact arithmetic, and
+    Adam's normalisation would turn its float noise (about 1e-9, different
+    on two replicas) into full-size steps.
+    """
+    config = training.load_config(config_name)
+    channels = 1 if config.data == "digits" else 3
+    side = 8 if channels == 1 else 16  # 16x16: the generator then has a batch-norm doubling
+    kwargs = dict(config.model)
+    kwargs.update(
+        code_bits=8, num_classes=10, multi_label=multi_label, latent_dim=4, width=0.125, langevin_noise=True,
+        langevin_steps=min(kwargs.get("langevin_steps", 2), 2), seed=5,
+        preprocessing={"image_size": (side, side), "channels": channels},
+    )
+
+    def build_and_compile():
+        model = CoopHash(**kwargs)
+        model.compile(**{
+            name: keras.optimizers.SGD(spec["config"]["learning_rate"]) for name, spec in config.optimizers.items()
+        })
+        return model
+
+    return build_and_compile, side, channels
+
+
+def multi_hot(labels, num_classes=10):
+    """Multi-hot labels: the digit plus a second class for every third row, all classes for row 0."""
+    out = np.eye(num_classes, dtype="float32")[labels]
+    out[::3, (labels[::3] + 3) % num_classes] = 1.0
+    out[0] = 1.0
+    return out
+
+
+@pytest.mark.parametrize("config_name", ["coophash_digits", "coophash_cifar10"])
+@pytest.mark.parametrize("multi_label", [False, True], ids=["single-label", "multi-label"])
+def test_every_shipped_config_takes_the_same_step_on_two_replicas(config_name, multi_label):
+    """Two steps of 8 on two replicas equal two steps on one device: real triplets over the
+    global batch (real_triplet_weight > 0 in every shipped config), multi-label negatives,
+    Langevin noise, batch norm in the generator, both optimizer steps and every tracker."""
+    build_and_compile, side, channels = shipped_build(config_name, multi_label)
+    assert build_and_compile().real_triplet_weight > 0
+    images, digits = digits_batch(16)
+    images = np.asarray(tf.image.resize(images, (side, side), method="nearest")).astype("uint8")
+    images = np.repeat(images, channels, axis=-1)
+    digits = digits % 5  # repeated labels, so real triplets have positives
+    labels = multi_hot(digits) if multi_label else digits
+
+    single = build_and_compile()
+    initial = single.get_weights()
+    h1 = single.fit(images, labels, batch_size=8, epochs=1, shuffle=False, verbose=0).history
+    with helpers.two_replica_strategy().scope():
+        mirrored = build_and_compile()
+    mirrored.set_weights(initial)
+    h2 = mirrored.fit(images, labels, batch_size=8, epochs=1, shuffle=False, verbose=0).history
+
+    assert set(h1) == set(h2) == set(TRACKERS)
+    for name in h1:
+        np.testing.assert_allclose(h1[name], h2[name], atol=1e-4, rtol=1e-4, err_msg=name)
+    for a, b in zip(single.weights, mirrored.weights):
+        np.testing.assert_allclose(np.array(a), np.array(b), atol=1e-5, rtol=1e-4, err_msg=a.path)
+
+
+@pytest.mark.parametrize("multi_label", [False, True], ids=["single-label", "multi-label"])
+def test_real_triplets_and_negative_labels_are_drawn_over_the_global_batch(multi_label):
+    """The triplet loss's gradient and the negative labels on two replicas equal one device's."""
+    model = CoopHash(**small_kwargs(multi_label=multi_label, real_triplet_weight=1.0))
+    rng = np.random.default_rng(3)
+    u = tf.constant(rng.uniform(-1, 1, (8, model.code_bits)).astype("float32"))
+    digits = np.array([0, 1, 0, 2, 1, 3, 2, 0])
+    labels = tf.constant(multi_hot(digits) if multi_label else np.eye(10, dtype="float32")[digits])
+    seed = tf.constant([7, 11], tf.int32)
+
+    def step(u, y):
+        y_global, start = stability.global_batch(y)
+        with tf.GradientTape() as tape:
+            tape.watch(u)
+            loss = model.real_triplet_loss(u, y_global, start, seed)
+            scaled = loss / tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, loss.dtype)
+        _, y_pairs = model.propose(y, y_global, start, seed)
+        return loss, tape.gradient(scaled, u), y_pairs
+
+    loss, grad, y_pairs = tf.function(step)(u, labels)
+    strategy = helpers.two_replica_strategy()
+    shards = [(u[:4], labels[:4]), (u[4:], labels[4:])]
+    with strategy.scope():
+        u_dist, y_dist = (
+            strategy.experimental_distribute_values_from_function(
+                lambda ctx, i=i: shards[ctx.replica_id_in_sync_group][i]
+            )
+            for i in range(2)
+        )
+        results = strategy.run(tf.function(step), args=(u_dist, y_dist))
+    losses_, grads, pairs = (strategy.experimental_local_results(r) for r in results)
+    np.testing.assert_allclose(np.mean(losses_), loss.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(np.concatenate(grads), grad.numpy(), atol=1e-6)
+    np.testing.assert_array_equal(np.concatenate(pairs), y_pairs.numpy())
+    assert np.abs(grad.numpy()).sum() > 0
 
 
 # === Langevin ===
@@ -99,6 +213,24 @@ def test_langevin_step_with_noise_off_equals_the_closed_form():
     expected = x + 0.5 * 0.3**2 * (tape.gradient(total, x) - x / 0.7**2)
     got = sampler.revise(x, y, tf.constant([0, 0], tf.int32))
     np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-6)
+
+
+def test_langevin_gradient_is_clipped_per_image():
+    descriptor = tiny_descriptor()
+    sampler = LangevinSampler(descriptor.energy, steps=1, step_size=0.3, reference_std=0.7, clip=False, grad_clip=1e-4)
+    x = tf.constant(np.random.default_rng(0).uniform(-1, 1, (4, 8, 8, 1)).astype("float32"))
+    y = tf.one_hot([0, 1, 2, 0], 3)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        total = tf.reduce_sum(descriptor.energy(x, y))
+    grad = tape.gradient(total, x).numpy()
+    rms = np.sqrt((grad**2).mean(axis=(1, 2, 3), keepdims=True))
+    assert np.all(rms > 1e-4)  # the clip acts on every image
+    expected = x.numpy() + 0.5 * 0.3**2 * (grad * 1e-4 / rms - x.numpy() / 0.7**2)
+    got = sampler.revise(x, y, tf.constant([0, 0], tf.int32)).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    with pytest.raises(ValueError, match="langevin_grad_clip"):
+        LangevinSampler(descriptor.energy, 1, 0.1, 1.0, grad_clip=-1.0)
 
 
 def test_langevin_chains_are_independent_and_compile_once():
@@ -179,6 +311,102 @@ def test_fit_on_real_digits_lowers_the_loss_and_stays_finite():
     assert history.history["hash_loss"][-1] < history.history["hash_loss"][0]
     assert max(abs(g) for g in history.history["energy_gap"]) < 1e3
     assert all(not np.allclose(b, np.array(v)) for b, v in zip(before, model.trainable_weights) if b.size > 1)
+
+
+def test_labels_shaped_b_by_1_train_like_flat_labels():
+    labels = np.arange(12) % 10
+    for shape in ((12,), (12, 1)):
+        negative = dissimilar_labels(tf.constant(labels.reshape(shape)), 10, tf.constant([1, 2], tf.int32), False)
+        assert negative.shape == (12, 10)
+        assert np.all(np.argmax(negative.numpy(), 1) != labels)
+    images, labels = digits_batch(16)
+    flat = build(real_triplet_weight=1.0)().fit(images, labels, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    column = build(real_triplet_weight=1.0)().fit(
+        images, labels[:, None], batch_size=8, epochs=1, shuffle=False, verbose=0
+    )
+    for name in flat.history:
+        np.testing.assert_allclose(flat.history[name], column.history[name], rtol=1e-5, err_msg=name)
+
+
+def test_log_std_is_bounded_so_the_kl_stays_finite():
+    bounds = (-6.0, 1.0)
+    raw = tf.constant([-1e4, -50.0, -2.5, 0.0, 50.0, 1e4])
+    bounded = stability.bounded_log_std(raw, bounds).numpy()
+    assert np.all((bounded >= bounds[0]) & (bounded <= bounds[1]))
+    assert np.all(np.diff(bounded) >= 0)
+    np.testing.assert_allclose(bounded[2], -2.5)  # the centre maps to itself, with slope 1
+    with tf.GradientTape() as tape:
+        centre = tf.constant(-2.5)
+        tape.watch(centre)
+        value = stability.bounded_log_std(centre, bounds)
+    np.testing.assert_allclose(tape.gradient(value, centre).numpy(), 1.0, rtol=1e-6)
+    assert stability.bounded_log_std(raw, None) is raw
+
+    # An inference head pushed to log-std 50: exp(2 * 50) overflows float32 without the bound.
+    images, labels = digits_batch(8)
+    histories = {}
+    for name, bounds_ in (("bounded", bounds), ("unbounded", None)):
+        model = build(log_std_bounds=bounds_)()
+        kernel, bias = model.descriptor.inference_head.weights
+        bias.assign(np.concatenate([np.zeros(8), np.full(8, 100.0)]).astype("float32"))
+        histories[name] = model.fit(images, labels, batch_size=8, epochs=1, verbose=0).history
+    assert np.isfinite(histories["bounded"]["kl"][0]) and np.isfinite(histories["bounded"]["vae_loss"][0])
+    assert histories["bounded"]["kl"][0] < 8 * 0.5 * np.exp(2.0)  # d * max of the per-dimension KL
+    assert not np.isfinite(histories["unbounded"]["kl"][0])
+    with pytest.raises(ValueError, match="log_std_bounds"):
+        CoopHash(**small_kwargs(log_std_bounds=(1.0, -1.0)))
+
+
+def test_gradients_are_clipped_to_the_global_norm():
+    images, labels = digits_batch(16)
+    model = CoopHash(**small_kwargs(descriptor_clipnorm=0.01, generator_clipnorm=0.02))
+    model.compile(descriptor_optimizer=keras.optimizers.SGD(1.0), generator_optimizer=keras.optimizers.SGD(1.0))
+    descriptor_before = [np.array(v) for v in model.descriptor.descriptor_variables]
+    vae_before = [np.array(v) for v in model.vae_variables]
+    history = model.fit(images, labels, batch_size=16, epochs=1, verbose=0).history
+    assert history["descriptor_grad_norm"][0] > 0.01 and history["generator_grad_norm"][0] > 0.02
+
+    def step_norm(before, variables):
+        return np.sqrt(sum(((np.array(v) - b) ** 2).sum() for b, v in zip(before, variables)))
+
+    # The trunk is in both steps: measure the descriptor step on its heads only, the VAE step on the rest.
+    trunk = {id(v) for v in model.descriptor.trunk.trainable_variables}
+    heads = [(b, v) for b, v in zip(descriptor_before, model.descriptor.descriptor_variables) if id(v) not in trunk]
+    rest = [(b, v) for b, v in zip(vae_before, model.vae_variables) if id(v) not in trunk]
+    assert 0 < step_norm(*zip(*heads)) <= 0.01 + 1e-6
+    assert 0 < step_norm(*zip(*rest)) <= 0.02 + 1e-6
+    for name in ("descriptor_clipnorm", "generator_clipnorm", "langevin_grad_clip"):
+        with pytest.raises(ValueError, match=name):
+            CoopHash(**small_kwargs(**{name: 0.0}))
+
+
+def test_generator_health_trackers():
+    images = np.random.default_rng(0).uniform(-1, 1, (6, 4, 4, 2)).astype("float32")
+    np.testing.assert_allclose(stability.pixel_std(images).numpy(), images.reshape(6, -1).std(1).mean(), rtol=1e-5)
+    np.testing.assert_allclose(stability.sample_std(images).numpy(), images.std(0).mean(), rtol=1e-5)
+
+    images, labels = digits_batch(32)
+    history = build(real_triplet_weight=1.0)().fit(images, labels, batch_size=16, epochs=1, verbose=0).history
+    assert set(history) == set(TRACKERS)
+    assert 0 < history["generated_pixel_std"][0] <= 1 and 0 < history["generated_sample_std"][0] <= 1
+    real_std = (images / 127.5 - 1).reshape(32, -1).std(1).mean()
+    np.testing.assert_allclose(history["real_pixel_std"][0], real_std, rtol=1e-4)
+    assert 0 <= history["revised_class_accuracy"][0] <= 1
+    assert history["descriptor_grad_norm"][0] > 0 and history["generator_grad_norm"][0] > 0
+
+
+def test_configs_without_the_stability_keys_load_with_the_defaults_and_the_same_codes():
+    images, labels = digits_batch(8)
+    model = build()()
+    config = model.get_config()
+    for key in ("log_std_bounds", "descriptor_clipnorm", "generator_clipnorm", "langevin_grad_clip"):
+        config.pop(key)
+    old = CoopHash.from_config(config)
+    old.set_weights(model.get_weights())
+    np.testing.assert_array_equal(old.encode(images), model.encode(images))
+    fresh = CoopHash(code_bits=8, num_classes=3, preprocessing=DIGITS).get_config()
+    for key in ("log_std_bounds", "descriptor_clipnorm", "generator_clipnorm", "langevin_grad_clip"):
+        assert old.get_config()[key] == fresh[key]
 
 
 def test_bad_arguments_are_named():

@@ -2,9 +2,8 @@
 
 Song, He, Gao, Xu, Hanjalic, Shen, "Binary Generative Adversarial Networks
 for Image Retrieval", AAAI 2018, arXiv 1708.04150; authors' TF1 code
-github.com/ht014/BGAN. The spec (`shared/specs/bgan.md`) tags what follows
-the paper, the released code and hashzoo's choices; `docs/bgan.md`
-summarises them with measured numbers.
+github.com/ht014/BGAN. docs/bgan.md says which parts follow the paper, which
+the released code and which are hashzoo's choices, with measured numbers.
 """
 
 import functools
@@ -13,15 +12,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from hashzoo import distribute, losses, similarity
-from hashzoo.callbacks import SmoothSignSchedule, staged_slope
+from hashzoo import distribute, losses
 from hashzoo.data.pipeline import make_similarity_dataset
 from hashzoo.layers import ImagePreprocessing, Preprocessing
 from hashzoo.layers.sign import hard_sign
+from hashzoo.methods.bgan import similarity
 from hashzoo.methods.bgan.discriminator import Discriminator
 from hashzoo.methods.bgan.encoder import VGG19_PREPROCESSING, Encoder
 from hashzoo.methods.bgan.generator import GAN_SIZES, Generator
-from hashzoo.models import HashingModel
+from hashzoo.methods.bgan.schedule import staged_slope
+from hashzoo.models import HashingModel, Prepared
+from hashzoo.training.callbacks import SmoothSignSchedule
 from hashzoo.utils.validation import check_choice, check_positive_int
 
 FAKE_SOURCES = ("code", "gaussian")
@@ -37,16 +38,17 @@ TRACKERS = (
 
 @keras.saving.register_keras_serializable(package="hashzoo")
 class BGAN(HashingModel):
-    """Unsupervised hashing: an encoder, a generator and a discriminator (spec §1).
+    """Unsupervised hashing: an encoder, a generator and a discriminator (docs/bgan.md).
 
     The encoder maps an image to h = tanh(k a), a smooth sign whose slope k
     grows over training (`training_callbacks`); the generator rebuilds the
-    image from h and the discriminator judges realism. Each step (spec §7)
-    computes, in one forward pass:
+    image from h and the discriminator judges realism. Each step
+    (docs/bgan.md, "Losses and the training step") computes, in one forward
+    pass:
 
     - neighbourhood + quantization, L_N = mean_ij (h_i.h_j / L - S_ij)^2 +
       mean ||h - sgn h||^2 / L, fitting code inner products to an offline
-      ±1 K-NN similarity matrix S (`make_train_dataset` builds it);
+      ±1 K-NN similarity matrix S (`prepare` builds it once per run);
     - content, L_C = mean (phi(x) - phi(G(h)))^2 in D's feature space
       (+ `pixel_weight` x pixel MSE);
     - adversarial, non-saturating, with logits.
@@ -73,7 +75,8 @@ class BGAN(HashingModel):
         dropout: float, dropout rate on the encoder features (0.5 [code]).
         gan_size: side of G's output and D's input (8, 16, 32 or 64); None
             means the preprocessing's image side.
-        slopes: smooth-sign slopes k of the stages (spec §4).
+        slopes: smooth-sign slopes k of the stages (docs/bgan.md, "Smooth
+            sign and slope schedule").
         slope_schedule: `"staged"` (k steps up every max(1, E // 6) epochs)
             or `"constant"` (k = `slopes[0]` throughout, the final release).
         neighbourhood_weight, content_weight, adversarial_weight: lambda_N,
@@ -111,6 +114,25 @@ class BGAN(HashingModel):
     """
 
     VGG19_PREPROCESSING = VGG19_PREPROCESSING
+    SUPERVISED = False
+
+    @classmethod
+    def data_arguments(cls, dataset, seed):
+        """Only the run's seed: BGAN never sees labels."""
+        del dataset
+        return {"seed": seed}
+
+    @classmethod
+    def supported_image_size(cls, image_size, model_kwargs=None):
+        """Any size when `gan_size` is set; else the nearest square side G and D run at (`GAN_SIZES`)."""
+        model_kwargs = model_kwargs or {}
+        height, width = (int(side) for side in image_size)
+        if model_kwargs.get("gan_size") is not None or model_kwargs.get("backbone", "conv") != "conv":
+            return (height, width)
+        if height == width and height in GAN_SIZES:
+            return (height, width)
+        side = min(GAN_SIZES, key=lambda s: (abs(s - (height + width) / 2), -s))
+        return (side, side)
 
     def __init__(
         self,
@@ -193,11 +215,9 @@ class BGAN(HashingModel):
             name="gan_preprocessor",
         )
 
-        # === Noise stream, trackers, similarity (not saved: rebuilt from data) ===
+        # === Noise stream, trackers (the similarity matrix is `prepare`'s, never the model's) ===
         self.seed_generator = keras.random.SeedGenerator(self.seed, name="noise_seed")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in TRACKERS}
-        object.__setattr__(self, "_similarity", None)
-        object.__setattr__(self, "_similarity_summary", {})
         self.build()
 
     def resolved_gan_size(self):
@@ -230,7 +250,10 @@ class BGAN(HashingModel):
     # -- training hooks -----------------------------------------------------------
 
     def slope_at(self, epoch, epochs):
-        """Slope k at `epoch` (0-based) of an `epochs`-long run (spec §4)."""
+        """Slope k at `epoch` (0-based) of an `epochs`-long run.
+
+        See docs/bgan.md, "Smooth sign and slope schedule".
+        """
         if self.slope_schedule == "constant":
             return self.slopes[0]
         return staged_slope(epoch, epochs, slopes=self.slopes)
@@ -240,35 +263,31 @@ class BGAN(HashingModel):
         return [SmoothSignSchedule(functools.partial(self.slope_at, epochs=check_positive_int(epochs, "epochs")))]
 
     def build_similarity(self, images, labels=None):
-        """Builds the ±1 K-NN similarity matrix of the training images (spec §5), once.
+        """The ±1 K-NN similarity matrix of the training images (docs/bgan.md), as a `Prepared`.
 
         Features from `feature_extractor` (never this model), cosine K1-NN in
         row blocks, then the K1/K2 shared-neighbour rule; stored sparse.
         `labels`, when given, only feed the logged label agreement (the
         share of positives that share a label, a diagnostic); training never
-        sees them.
+        sees them. Returns `Prepared(value=SparseSimilarity, facts=...)`;
+        nothing is kept on the model.
         """
         features = similarity.extract_features(images, self.feature_extractor, self.feature_weights)
         matrix = similarity.bgan_similarity(features, k1=self.k1, k2=self.k2)
-        object.__setattr__(self, "_similarity", matrix)
-        summary = matrix.summary(labels)
-        summary.update(feature_extractor=self.feature_extractor, feature_dim=int(features.shape[1]),
-                       k1=self.k1, k2=self.k2)
-        object.__setattr__(self, "_similarity_summary", summary)
-        return matrix
+        facts = matrix.summary(labels)
+        facts.update(feature_extractor=self.feature_extractor, feature_dim=int(features.shape[1]),
+                     k1=self.k1, k2=self.k2)
+        return Prepared(value=matrix, facts=facts)
 
-    @property
-    def similarity_matrix(self):
-        """The `SparseSimilarity` built by `build_similarity` (None before)."""
-        return self._similarity
+    def prepare(self, train_split):
+        """Builds the K-NN similarity matrix of the training split, once per run (`build_similarity`)."""
+        return self.build_similarity(train_split.images, train_split.labels)
 
-    def make_train_dataset(self, images, labels=None, batch_size=32, seed=None):
-        """`(images, S_B)` batches over the training images, building S first (spec §5.3)."""
-        matrix = self.build_similarity(images, labels)
-        return make_similarity_dataset(images, matrix, batch_size=batch_size, shuffle=True, seed=seed)
-
-    def train_data_summary(self):
-        return dict(self._similarity_summary)
+    def make_train_dataset(self, images, labels=None, prepared=None, batch_size=32, seed=None):
+        """`(images, S_B)` batches over the training images, S from `prepared` (built here when None)."""
+        if prepared is None:
+            prepared = self.build_similarity(images, labels)
+        return make_similarity_dataset(images, prepared.value, batch_size=batch_size, shuffle=True, seed=seed)
 
     # -- compile --------------------------------------------------------------------
 
@@ -303,7 +322,10 @@ class BGAN(HashingModel):
     # -- training ----------------------------------------------------------------------
 
     def forward(self, x, real, similarity_rows, dropout_seed, noise_seed):
-        """One training forward pass (spec §7.2): every loss of the step, unscaled."""
+        """One training forward pass: every loss of the step, unscaled.
+
+        See docs/bgan.md, "Losses and the training step".
+        """
         features = self.encoder.features(x, training=True, dropout_seed=dropout_seed)
         codes = self.encoder.hash_head(features)
         generator_input = codes

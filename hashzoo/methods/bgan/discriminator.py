@@ -1,4 +1,8 @@
-"""BGAN's discriminator D: image in [0, 1] to a realism logit and a feature phi (BGAN spec §3.3)."""
+"""BGAN's discriminator D: image in [0, 1] to a realism logit and a feature phi.
+
+Layer sizes and their sources: docs/bgan.md, "What follows the paper, the
+code, and hashzoo's choices".
+"""
 
 import keras
 

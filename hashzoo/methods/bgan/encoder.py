@@ -1,4 +1,8 @@
-"""BGAN's encoder: image to L-bit smooth-sign code (BGAN spec §3.1)."""
+"""BGAN's encoder: image to L-bit smooth-sign code.
+
+Layer sizes and their sources: docs/bgan.md, "What follows the paper, the
+code, and hashzoo's choices"; the slope: "Smooth sign and slope schedule".
+"""
 
 import os
 
@@ -100,7 +104,7 @@ class Encoder(keras.Model):
         dropout: float in [0, 1), dropout rate on the features in training.
         slope: the smooth sign's initial slope k.
         variance_head: bool, add the Dense(L) log-variance head used by
-            `variational_jitter` (spec §6).
+            `variational_jitter` (docs/bgan.md, "Losses and the training step").
         seed: int, initializer and dropout seed.
     """
 

@@ -1,4 +1,8 @@
-"""BGAN's generator G: binary (or relaxed) code to image in [0, 1] (BGAN spec §3.2)."""
+"""BGAN's generator G: binary (or relaxed) code to image in [0, 1].
+
+Layer sizes and their sources: docs/bgan.md, "What follows the paper, the
+code, and hashzoo's choices".
+"""
 
 import keras
 

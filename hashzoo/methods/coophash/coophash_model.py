@@ -2,17 +2,19 @@
 
 Doan, Xie, Zhu, Zhao, Li, "CoopHash: Cooperative Learning of Multipurpose
 Descriptor and Contrastive Pair Generator via Variational MCMC Teaching for
-Supervised Image Hashing", arXiv 2210.04288. No public code exists; the
-spec (`shared/specs/coophash.md`) tags what follows the paper, the parent
-algorithm (CoopVAEBM) and hashzoo's choices. `docs/coophash.md` summarises.
+Supervised Image Hashing", arXiv 2210.04288. No public code exists;
+docs/coophash.md says which parts follow the paper, which the parent
+algorithm (CoopVAEBM) and which are hashzoo's choices, with measured numbers.
 """
 
 import keras
 import tensorflow as tf
 
 from hashzoo import distribute, losses
+from hashzoo.layers.conv_trunk import nearest_trunk_size
 from hashzoo.models import HashingModel
-from hashzoo.methods.coophash.descriptor import Descriptor
+from hashzoo.methods.coophash import stability
+from hashzoo.methods.coophash.descriptor import DEFAULT_LOG_STD_BOUNDS, Descriptor
 from hashzoo.methods.coophash.generator import PairGenerator
 from hashzoo.methods.coophash.langevin import LangevinSampler
 from hashzoo.methods.coophash.pairs import dissimilar_labels, in_batch_triplets
@@ -20,9 +22,20 @@ from hashzoo.utils.validation import check_choice, check_positive_int
 
 PAIR_SOURCES = ("generator", "real")
 
+#: Default stability guards (docs/coophash.md, "Stability"). Healthy runs of
+#: the shipped configs measured descriptor gradient norms up to about 600,
+#: generator norms up to about 60 and a Langevin gradient RMS up to about 1,
+#: so the guards act only on spikes.
+DEFAULT_DESCRIPTOR_CLIPNORM = 1000.0
+DEFAULT_GENERATOR_CLIPNORM = 1000.0
+DEFAULT_LANGEVIN_GRAD_CLIP = 10.0
+
 TRACKERS = (
     "loss", "ebm_loss", "hash_loss", "class_loss", "quantization_loss", "vae_loss", "kl",
     "energy_real", "energy_revised", "energy_gap", "revision",
+    # Generator health and step sizes (docs/coophash.md, "Trackers").
+    "generated_pixel_std", "generated_sample_std", "real_pixel_std", "revised_class_accuracy",
+    "descriptor_grad_norm", "generator_grad_norm",
 )
 
 
@@ -30,7 +43,7 @@ TRACKERS = (
 class CoopHash(HashingModel):
     """Supervised hashing with an energy-based descriptor and a pair generator.
 
-    Each step (spec §7): draw a same-label and a different-label proposal per
+    Each step (docs/coophash.md): draw a same-label and a different-label proposal per
     real anchor from the generator, revise both with Langevin dynamics on the
     descriptor's energy, update the descriptor (contrastive divergence +
     triplet hashing + quantization + classification), then update the
@@ -57,7 +70,16 @@ class CoopHash(HashingModel):
             `"real"` (in-batch real triplets; the ablation without generator
             pairs).
         real_triplet_weight: weight of in-batch real-real triplets added to
-            the generator triplets (spec: optional, off by default).
+            the generator triplets (optional, off by default; see
+            docs/coophash.md).
+        log_std_bounds: `(low, high)` soft bounds of the inference head's
+            log-std, so `exp(log_std)` and the KL stay finite; None restores
+            the unbounded parent form.
+        descriptor_clipnorm, generator_clipnorm: clip the descriptor step's
+            and the VAE step's gradients to this global norm, taken over the
+            global batch; None: no clipping.
+        langevin_grad_clip: bound on the root-mean-square over pixels of each
+            image's Langevin gradient `grad_x F`; None: no clipping.
         seed: int, seeds initializers and the noise stream.
         preprocessing: the input contract (default 32x32 RGB in [-1, 1]).
 
@@ -72,6 +94,19 @@ class CoopHash(HashingModel):
     >>> model.encode(images).shape
     (8, 16)
     """
+
+    SUPERVISED = True
+
+    @classmethod
+    def data_arguments(cls, dataset, seed):
+        """Class count and label kind from the training data, and the run's seed."""
+        return {"num_classes": dataset.num_classes, "multi_label": dataset.is_multi_label, "seed": seed}
+
+    @classmethod
+    def supported_image_size(cls, image_size, model_kwargs=None):
+        """The nearest square size the conv trunk takes (side 4 * 2**n): 28x28 trains at 32x32."""
+        del model_kwargs
+        return nearest_trunk_size(image_size)
 
     def __init__(
         self,
@@ -96,6 +131,10 @@ class CoopHash(HashingModel):
         vae_trains_trunk=True,
         pair_source="generator",
         real_triplet_weight=0.0,
+        log_std_bounds=DEFAULT_LOG_STD_BOUNDS,
+        descriptor_clipnorm=DEFAULT_DESCRIPTOR_CLIPNORM,
+        generator_clipnorm=DEFAULT_GENERATOR_CLIPNORM,
+        langevin_grad_clip=DEFAULT_LANGEVIN_GRAD_CLIP,
         seed=0,
         preprocessing=None,
         **kwargs,
@@ -124,13 +163,15 @@ class CoopHash(HashingModel):
         self.vae_trains_trunk = bool(vae_trains_trunk)
         self.pair_source = check_choice(pair_source, "pair_source", PAIR_SOURCES)
         self.real_triplet_weight = float(real_triplet_weight)
+        self.descriptor_clipnorm = stability.check_clip(descriptor_clipnorm, "descriptor_clipnorm")
+        self.generator_clipnorm = stability.check_clip(generator_clipnorm, "generator_clipnorm")
         self.seed = int(seed)
 
         # === Networks ===
         image_shape = self.preprocessing.input_shape
         self.descriptor = Descriptor(
             image_shape, self.num_classes, self.code_bits, self.latent_dim, self.width, self.init_std,
-            seed=self.seed, name="descriptor",
+            seed=self.seed, log_std_bounds=log_std_bounds, name="descriptor",
         )
         self.generator = PairGenerator(
             image_shape, self.num_classes, self.latent_dim, self.width, seed=self.seed + 100, name="generator"
@@ -142,6 +183,7 @@ class CoopHash(HashingModel):
             self.langevin_reference_std,
             noise=self.langevin_noise,
             clip=self.clip_revised,
+            grad_clip=langevin_grad_clip,
         )
 
         # === Noise stream and trackers ===
@@ -218,16 +260,21 @@ class CoopHash(HashingModel):
             per_item = tf.nn.softmax_cross_entropy_with_logits(labels=label_vectors, logits=logits)
         return tf.reduce_mean(per_item)
 
-    def propose(self, labels, y, seed):
+    def propose(self, y, y_global, start, seed):
         """Interleaved proposals: rows 2i and 2i+1 are anchor i's positive and negative.
 
+        Negative labels are drawn over the global batch (`y_global`, this
+        replica's rows from `start`) and the latent codes from global noise,
+        so every replica draws what one device draws for its rows.
         Interleaving keeps each anchor's rows together, so the replica slices
         of the global noise line up with one device's rows.
         """
         label_seed, z_seed = distribute.split_seed(seed, 2)
-        y_negative = dissimilar_labels(labels, self.num_classes, label_seed, self.multi_label)
-        y_pairs = tf.reshape(tf.stack([y, y_negative], axis=1), [-1, self.num_classes])
         batch = tf.shape(y)[0]
+        anchors = y_global if self.multi_label else tf.argmax(y_global, axis=-1)
+        negatives = dissimilar_labels(anchors, self.num_classes, label_seed, self.multi_label)
+        y_negative = stability.local_rows(negatives, start, batch)
+        y_pairs = tf.reshape(tf.stack([y, y_negative], axis=1), [-1, self.num_classes])
         z = distribute.replica_normal(tf.stack([batch, 2, self.latent_dim]), z_seed)
         z = tf.reshape(z, [-1, self.latent_dim])
         return self.generator([z, y_pairs], training=True), y_pairs
@@ -236,12 +283,13 @@ class CoopHash(HashingModel):
         images, labels = data[0], data[1]
         x = self.preprocess(images)
         y = self.label_vectors(labels)
+        y_global, start = stability.global_batch(y)
         pair_seed, langevin_seed, triplet_seed, vae_seed = distribute.split_seed(
             distribute.step_seed(self.seed_generator), 4
         )
 
         # 1-3: propose pairs and revise them with Langevin dynamics.
-        proposals, y_pairs = self.propose(labels, y, pair_seed)
+        proposals, y_pairs = self.propose(y, y_global, start, pair_seed)
         revised = self.langevin.revise(proposals, y_pairs, langevin_seed)
         revision = tf.reduce_mean(tf.abs(revised - proposals))
 
@@ -253,9 +301,12 @@ class CoopHash(HashingModel):
             energy_revised = self.descriptor.density_head(phi_revised, y_pairs)
             ebm_loss = tf.reduce_mean(energy_revised) - tf.reduce_mean(energy_real)
             u_real = self.descriptor.hash_head(phi_real)
-            hash_loss = self.hashing_loss(u_real, self.descriptor.hash_head(phi_revised), y, triplet_seed)
+            hash_loss = self.hashing_loss(
+                u_real, self.descriptor.hash_head(phi_revised), y_global, start, triplet_seed
+            )
             quantization = losses.quantization_loss(u_real)
             class_loss = self.class_loss(self.descriptor.class_head(phi_real), y)
+            logits_revised = self.descriptor.class_head(phi_revised)
             descriptor_loss = (
                 ebm_loss
                 + self.hash_weight * hash_loss
@@ -263,16 +314,17 @@ class CoopHash(HashingModel):
                 + self.quantization_weight * quantization
             )
             if self.synthetic_class_weight:
-                descriptor_loss += self.synthetic_class_weight * self.class_loss(
-                    self.descriptor.class_head(phi_revised), y_pairs
-                )
+                descriptor_loss += self.synthetic_class_weight * self.class_loss(logits_revised, y_pairs)
             if self.energy_weight:
                 descriptor_loss += self.energy_weight * (
                     tf.reduce_mean(tf.square(energy_real)) + tf.reduce_mean(tf.square(energy_revised))
                 )
             scaled = distribute.scale_loss(descriptor_loss)
         variables = self.descriptor.descriptor_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        gradients, descriptor_norm = stability.clip_gradients(
+            tape.gradient(scaled, variables), variables, self.descriptor_clipnorm
+        )
+        self.optimizer.apply_gradients(zip(gradients, variables))
 
         # 5: VAE step on the revised images with the updated descriptor.
         with tf.GradientTape() as tape:
@@ -287,7 +339,10 @@ class CoopHash(HashingModel):
             vae_loss = tf.reduce_mean(squared_error + self.kl_weight * kl)
             scaled = distribute.scale_loss(vae_loss)
         variables = self.vae_variables
-        self.generator_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        gradients, generator_norm = stability.clip_gradients(
+            tape.gradient(scaled, variables), variables, self.generator_clipnorm
+        )
+        self.generator_optimizer.apply_gradients(zip(gradients, variables))
 
         # 6: trackers only.
         mean_real, mean_revised = tf.reduce_mean(energy_real), tf.reduce_mean(energy_revised)
@@ -296,33 +351,60 @@ class CoopHash(HashingModel):
             "quantization_loss": quantization, "vae_loss": vae_loss, "kl": tf.reduce_mean(kl),
             "energy_real": mean_real, "energy_revised": mean_revised, "energy_gap": mean_real - mean_revised,
             "revision": revision,
+            "generated_pixel_std": stability.pixel_std(proposals),
+            "generated_sample_std": stability.sample_std(proposals),
+            "real_pixel_std": stability.pixel_std(x),
+            "revised_class_accuracy": self.class_accuracy(logits_revised, y_pairs),
+            "descriptor_grad_norm": descriptor_norm,
+            "generator_grad_norm": generator_norm,
         }
         for name, value in values.items():
             self.trackers[name].update_state(value)
         return distribute.report(self.metrics)
 
-    def hashing_loss(self, u_real, u_revised, y, seed):
-        """Triplet loss on real anchors (spec §6).
+    def class_accuracy(self, logits, label_vectors):
+        """Share of rows whose argmax is the label (single-label), or of labels right (multi-label)."""
+        if self.multi_label:
+            right = tf.equal(logits > 0, label_vectors > 0.5)
+        else:
+            right = tf.equal(tf.argmax(logits, axis=-1), tf.argmax(label_vectors, axis=-1))
+        return tf.reduce_mean(tf.cast(right, tf.float32))
+
+    def hashing_loss(self, u_real, u_revised, y_global, start, seed):
+        """Triplet loss on real anchors (docs/coophash.md).
 
         With generator pairs, positives and negatives are the revised rows
         2i and 2i+1, plus `real_triplet_weight` times in-batch real triplets
-        (the spec's optional real-real term); with real pairs, only the
+        (the optional real-real term); with real pairs, only the
         in-batch real triplets.
         """
         if self.pair_source == "real":
-            return self.real_triplet_loss(u_real, y, seed)
+            return self.real_triplet_loss(u_real, y_global, start, seed)
         loss = losses.triplet_hash_loss(u_real, u_revised[0::2], u_revised[1::2], self.effective_margin)
         if self.real_triplet_weight:
-            loss += self.real_triplet_weight * self.real_triplet_loss(u_real, y, seed)
+            loss += self.real_triplet_weight * self.real_triplet_loss(u_real, y_global, start, seed)
         return loss
 
-    def real_triplet_loss(self, u_real, y, seed):
-        """Triplets of in-batch real items; rows with no negative count as 0."""
-        positive, negative, has_negative = in_batch_triplets(y, distribute.fold_replica(seed))
+    def real_triplet_loss(self, u_real, y_global, start, seed):
+        """Triplets of real items drawn over the global batch; rows with no negative count as 0.
+
+        Each replica's anchors are its own rows; their positives and
+        negatives may sit on any replica (`distribute.gather_replicas`, whose
+        gradient reaches every replica), so N replicas take one device's step.
+        """
+        batch = tf.shape(u_real)[0]
+        u_global = distribute.gather_replicas(u_real)
+        positive, negative, has_negative = (
+            stability.local_rows(t, start, batch) for t in in_batch_triplets(y_global, seed)
+        )
+        # One-hot products instead of tf.gather: the all-gather's gradient
+        # needs dense gradients, and tf.gather's are sparse.
+        rows = tf.shape(u_global)[0]
+        pick = lambda index: tf.matmul(tf.one_hot(index, rows, dtype=u_global.dtype), u_global)  # noqa: E731
         per_item = tf.nn.relu(
             self.effective_margin
-            + losses.squared_distance(u_real, tf.gather(u_real, positive))
-            - losses.squared_distance(u_real, tf.gather(u_real, negative))
+            + losses.squared_distance(u_real, pick(positive))
+            - losses.squared_distance(u_real, pick(negative))
         )
         return tf.reduce_mean(per_item * tf.cast(has_negative, per_item.dtype))
 
@@ -351,6 +433,10 @@ class CoopHash(HashingModel):
             vae_trains_trunk=self.vae_trains_trunk,
             pair_source=self.pair_source,
             real_triplet_weight=self.real_triplet_weight,
+            log_std_bounds=None if self.descriptor.log_std_bounds is None else list(self.descriptor.log_std_bounds),
+            descriptor_clipnorm=self.descriptor_clipnorm,
+            generator_clipnorm=self.generator_clipnorm,
+            langevin_grad_clip=self.langevin.grad_clip,
             seed=self.seed,
         )
         return config

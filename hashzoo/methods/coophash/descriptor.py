@@ -1,35 +1,13 @@
-"""The multipurpose descriptor: one trunk, four heads (CoopHash spec §4)."""
+"""The multipurpose descriptor: one trunk, four heads (docs/coophash.md)."""
 
 import keras
 from keras import ops
 
-from hashzoo.layers import HashHead
-from hashzoo.methods.coophash.architecture import coophash_architecture
+from hashzoo.layers import HashHead, build_conv_trunk
+from hashzoo.methods.coophash.stability import bounded_log_std, check_log_std_bounds
 
-
-def build_trunk(input_shape, width=1.0, init_std=0.005, seed=0, name="trunk"):
-    """The descriptor trunk phi(x): convs with LeakyReLU(0.2), then a dense layer.
-
-    No batch norm or dropout (see `Descriptor`). Also the trunk of the
-    one-hot classifier baseline, so the two compare on equal networks.
-    """
-    arch = coophash_architecture(input_shape[:2], width)
-    layers = [keras.Input(tuple(input_shape))]
-    for i, (filters, kernel, stride) in enumerate(arch.trunk_convs):
-        layers += [
-            keras.layers.Conv2D(
-                filters, kernel, strides=stride, padding="same",
-                kernel_initializer=keras.initializers.RandomNormal(stddev=init_std, seed=seed + i),
-                name=f"conv{i}",
-            ),
-            keras.layers.LeakyReLU(0.2),
-        ]
-    layers += [
-        keras.layers.Flatten(),
-        keras.layers.Dense(arch.feature_dim, kernel_initializer=keras.initializers.GlorotUniform(seed + 50), name="features"),
-        keras.layers.LeakyReLU(0.2),
-    ]
-    return keras.Sequential(layers, name=name)
+#: Default soft bounds of the inference head's log-std: std in (0.0025, 2.7).
+DEFAULT_LOG_STD_BOUNDS = (-6.0, 1.0)
 
 
 @keras.saving.register_keras_serializable(package="hashzoo")
@@ -41,17 +19,23 @@ class DensityHead(keras.layers.Layer):
 
     Args:
         num_classes: int, C.
+        seed: int or None, seeds the initializers of `w` and `V`.
     """
 
-    def __init__(self, num_classes, **kwargs):
+    def __init__(self, num_classes, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.num_classes = int(num_classes)
+        self.seed = None if seed is None else int(seed)
 
     def build(self, features_shape, labels_shape=None):
         dim = features_shape[-1]
-        self.w = self.add_weight(name="w", shape=(dim,), initializer="glorot_uniform")
+
+        def init(offset):
+            return keras.initializers.GlorotUniform(None if self.seed is None else self.seed + offset)
+
+        self.w = self.add_weight(name="w", shape=(dim,), initializer=init(0))
         self.b = self.add_weight(name="b", shape=(), initializer="zeros")
-        self.v = self.add_weight(name="v", shape=(self.num_classes, dim), initializer="glorot_uniform")
+        self.v = self.add_weight(name="v", shape=(self.num_classes, dim), initializer=init(1))
 
     def call(self, features, labels):
         labels = ops.cast(labels, features.dtype)
@@ -64,7 +48,7 @@ class DensityHead(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config["num_classes"] = self.num_classes
+        config.update(num_classes=self.num_classes, seed=self.seed)
         return config
 
 
@@ -83,9 +67,15 @@ class Descriptor(keras.Model):
         width: float, filter multiplier.
         init_std: std of the conv kernels' normal initializer.
         seed: int, initializer seed.
+        log_std_bounds: `(low, high)` soft bounds of the inference head's
+            log-std (`stability.bounded_log_std`), or None for the unbounded
+            parent form (half the raw output).
     """
 
-    def __init__(self, input_shape, num_classes, code_bits, latent_dim, width=1.0, init_std=0.005, seed=0, **kwargs):
+    def __init__(
+        self, input_shape, num_classes, code_bits, latent_dim, width=1.0, init_std=0.005, seed=0,
+        log_std_bounds=DEFAULT_LOG_STD_BOUNDS, **kwargs,
+    ):
         super().__init__(**kwargs)
         self.image_shape = tuple(int(d) for d in input_shape)
         self.num_classes = int(num_classes)
@@ -94,12 +84,13 @@ class Descriptor(keras.Model):
         self.width = float(width)
         self.init_std = float(init_std)
         self.seed = int(seed)
+        self.log_std_bounds = check_log_std_bounds(log_std_bounds)
         # === Trunk ===
-        self.trunk = build_trunk(self.image_shape, self.width, self.init_std, self.seed)
+        self.trunk = build_conv_trunk(self.image_shape, self.width, self.init_std, self.seed)
 
         # === Heads ===
         dim = self.trunk.output_shape[-1]
-        self.density_head = DensityHead(self.num_classes, name="density")
+        self.density_head = DensityHead(self.num_classes, seed=self.seed + 54, name="density")
         self.density_head.build((None, dim))
         self.hash_head = HashHead(self.code_bits, activation="tanh", kernel_initializer=keras.initializers.GlorotUniform(seed + 51), name="hash")
         self.hash_head.build((None, dim))
@@ -117,9 +108,12 @@ class Descriptor(keras.Model):
         return self.density_head(self.features(x), labels)
 
     def latent(self, features):
-        """`(mu, log_std)` of the latent code, each `[B, d]` (log-std = half the raw output)."""
+        """`(mu, log_std)` of the latent code, each `[B, d]`.
+
+        log-std is half the raw output, soft-clamped into `log_std_bounds`.
+        """
         raw = self.inference_head(features)
-        return raw[:, : self.latent_dim], 0.5 * raw[:, self.latent_dim :]
+        return raw[:, : self.latent_dim], bounded_log_std(0.5 * raw[:, self.latent_dim :], self.log_std_bounds)
 
     def call(self, inputs, training=False):
         x, labels = inputs
@@ -153,5 +147,6 @@ class Descriptor(keras.Model):
             width=self.width,
             init_std=self.init_std,
             seed=self.seed,
+            log_std_bounds=None if self.log_std_bounds is None else list(self.log_std_bounds),
         )
         return config

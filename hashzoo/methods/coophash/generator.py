@@ -1,4 +1,4 @@
-"""The top-down contrastive pair generator G(z, y) (CoopHash spec §4)."""
+"""The top-down contrastive pair generator G(z, y) (docs/coophash.md, "Sizes")."""
 
 import keras
 from keras import ops

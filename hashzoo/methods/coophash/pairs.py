@@ -1,4 +1,10 @@
-"""Label sampling for contrastive pairs (CoopHash spec §7, step 2)."""
+"""Label sampling for contrastive pairs (docs/coophash.md).
+
+Both functions are pure functions of the labels they get and a stateless
+seed. `CoopHash` calls them on the labels of the *global* batch (every
+replica's rows, gathered) with a seed that is the same on every replica, then
+keeps its own rows, so N replicas draw exactly what one device draws.
+"""
 
 import tensorflow as tf
 
@@ -8,21 +14,21 @@ from hashzoo import distribute
 def dissimilar_labels(labels, num_classes, seed, multi_label, shuffles=8):
     """A label vector per row that shares no label with that row's label.
 
-    Single-label (`labels` int `[B]`): `(y + randint(1, C)) mod C`, returned
-    one-hot. Multi-label (`labels` multi-hot `[B, C]`): the first row of a
-    few random in-batch shuffles with zero overlap; rows without one get a
-    single random class absent from the anchor (hashzoo's stand-in for the
-    spec's "table of training labels"), or no label when every class is on.
-    Returns float32 `[B, C]`.
+    Single-label (`labels` int class ids, `[B]` or `[B, 1]`):
+    `(y + randint(1, C)) mod C`, returned one-hot. Multi-label (`labels`
+    multi-hot `[B, C]`): the first row of a few random in-batch shuffles with
+    zero overlap; rows without one get a single random class absent from the
+    anchor (hashzoo's stand-in for a table of training labels), or no label
+    when every class is on. Returns float32 `[B, C]`.
     """
     if not multi_label:
-        offset = distribute.replica_uniform_int(tf.shape(labels)[:1], seed, 1, num_classes)
-        negative = (tf.cast(labels, tf.int32) + offset) % num_classes
-        return tf.one_hot(negative, num_classes)
+        labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
+        offset = tf.random.stateless_uniform(tf.shape(labels), seed, minval=1, maxval=num_classes, dtype=tf.int32)
+        return tf.one_hot((labels + offset) % num_classes, num_classes)
 
     labels = tf.cast(labels, tf.float32)
     batch = tf.shape(labels)[0]
-    shuffle_seed, fallback_seed = distribute.split_seed(distribute.fold_replica(seed), 2)
+    shuffle_seed, fallback_seed = distribute.split_seed(seed, 2)
     keys = tf.random.stateless_uniform(tf.stack([shuffles, batch]), shuffle_seed)
     candidates = tf.gather(labels, tf.argsort(keys, axis=1))  # [P, B, C]
     valid = tf.reduce_sum(candidates * labels[None], axis=-1) == 0  # [P, B]
@@ -39,9 +45,9 @@ def dissimilar_labels(labels, num_classes, seed, multi_label, shuffles=8):
 def in_batch_triplets(labels, seed):
     """Indices of a random same-label positive and different-label negative per row.
 
-    Used by the "real" pair source (ablation without generator pairs).
-    Returns `(positive, negative, has_negative)`; a row with no other
-    same-label item uses itself as the positive.
+    `labels` are label vectors `[B, C]` (one-hot or multi-hot). Returns
+    `(positive, negative, has_negative)`, int64 `[B]`, int64 `[B]`, bool
+    `[B]`; a row with no other same-label item uses itself as the positive.
     """
     labels = tf.cast(labels, tf.float32)
     similar = tf.matmul(labels, labels, transpose_b=True) > 0

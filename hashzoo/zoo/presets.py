@@ -1,4 +1,4 @@
-"""Preset folders and `hashzoo.load`: a trained model as files (zoo spec §3, §4).
+"""Preset folders and `hashzoo.load`: a trained model as files (docs/zoo.md).
 
 Layout (as keras-hub's):
 
@@ -9,11 +9,13 @@ Layout (as keras-hub's):
       metadata.json        provenance, metrics, sha256 of the weights
       README.md            model card
 
-`load` accepts a registered preset name (`hashzoo.registry`), a local preset
+`load` accepts a registered preset name (`hashzoo.zoo.registry`), a local preset
 folder, a `.keras` file, or the URL of a preset archive (`file://`,
 `https://`, or `http://` on a trusted network), optionally ending in
-`#sha256=<hex>`. Model cards come from `hashzoo.cards`. Built-in presets live in the repository's `pretrained/`
-folder and need no network. Remote archives are fetched with
+`#sha256=<hex>`. Model cards come from `hashzoo.zoo.cards`. In a checkout,
+registered presets load from the repository's `pretrained/` folder with no
+network; an installed package fetches the preset's archive from its release
+URL (or from `$HASHZOO_PRESET_BASE_URL/<name>.tar.gz`, a mirror) with
 `keras.utils.get_file` into the cache: `$HASHZOO_HOME`, else
 `$KERAS_HOME/hashzoo`, else `~/.keras/hashzoo` (the system temporary folder,
 with a warning, when none is writable). With `HASHZOO_OFFLINE=1` nothing is
@@ -23,7 +25,8 @@ Every write is atomic: downloads go to a `.partial` name, are verified,
 fsynced and renamed; archives unpack into a temporary sibling folder that is
 renamed into place; preset folders are written the same way. An interrupted
 run leaves nothing a later load would trust, and weights are read only after
-their sha256 matches.
+their sha256 matches; a preset that records no sha256 for its weights is
+refused unless the caller passes `verify=False`.
 """
 
 import datetime
@@ -34,16 +37,18 @@ import io
 import json
 import os
 import pathlib
+import re
 import tarfile
 import tempfile
 import urllib.parse
 import uuid
 import warnings
+import zlib
 
 import keras
 
-from hashzoo import registry
-from hashzoo.cards import model_card
+from hashzoo.zoo import registry
+from hashzoo.zoo.cards import model_card
 from hashzoo.utils.io import atomic_directory, atomic_open, atomic_write_json
 
 CONFIG_FILE = "config.json"
@@ -56,6 +61,9 @@ PRESET_FILES = (CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE, PREPROCESSING_FILE, CA
 HOME_ENV = "HASHZOO_HOME"
 OFFLINE_ENV = "HASHZOO_OFFLINE"
 URL_SCHEMES = ("file", "https", "http")
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 # Config keys that are not constructor arguments a user would override.
 _FIXED_KEYS = ("name", "trainable", "dtype")
@@ -114,6 +122,10 @@ def save_preset(model, path, metadata=None, card=None, overwrite=False):
         metadata: dict merged into `metadata.json` (metrics, command, ...).
         card: text of `README.md`; by default `model_card(metadata)`.
         overwrite: replace an existing folder (only once the new one is complete).
+
+    The license and paper default to the method's `METHOD` dict, read from
+    its `<method>_presets.py` (`registry.method_info`); the registered
+    presets are not consulted.
     """
     path = pathlib.Path(path)
     config = keras.saving.serialize_keras_object(model)
@@ -199,28 +211,44 @@ def save_float16_weights(model, path):
             source.visititems(copy)
 
 
-def make_archive(folder, archive):
-    """Packs preset folder `folder` into a reproducible `.tar.gz`; returns its sha256.
+def sha256_bytes(data):
+    return hashlib.sha256(data).hexdigest()
 
-    The archive holds one top folder named after `folder`, with files in
-    sorted order, zero timestamps and owners, so the same files always give
-    the same bytes (and sha256).
+
+def archive_bytes(folder, replace=None):
+    """The bytes of the reproducible `.tar.gz` of preset folder `folder` (see `make_archive`).
+
+    `replace` maps file names to the bytes to pack instead of the files on
+    disk (`hashzoo.zoo.publish.refresh` packs a regenerated card it has not
+    written yet).
     """
-    folder = pathlib.Path(folder)
-    check_preset_folder(folder)
+    folder = check_preset_folder(pathlib.Path(folder))
+    replace = dict(replace or {})
     buffer = io.BytesIO()
     with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, filename="") as zipped:
         with tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            for name in sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
-                data = (folder / name).read_bytes()
+            names = {p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")} | set(replace)
+            for name in sorted(names):
+                data = replace[name] if name in replace else (folder / name).read_bytes()
                 info = tarfile.TarInfo(f"{folder.name}/{name}")
                 info.size, info.mtime, info.mode = len(data), 0, 0o644
                 info.uid = info.gid = 0
                 info.uname = info.gname = ""
                 tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def make_archive(folder, archive):
+    """Packs preset folder `folder` into a reproducible `.tar.gz` at `archive`; returns its sha256.
+
+    The archive holds one top folder named after `folder`, with files in
+    sorted order, zero timestamps and owners, so the same files always give
+    the same bytes (and sha256) with the same zlib.
+    """
+    data = archive_bytes(folder)
     with atomic_open(archive) as handle:
-        handle.write(buffer.getvalue())
-    return hashlib.sha256(buffer.getvalue()).hexdigest()
+        handle.write(data)
+    return sha256_bytes(data)
 
 
 # -- reading ----------------------------------------------------------------------
@@ -235,6 +263,24 @@ def check_preset_folder(path):
             f"{path} is not a hashzoo preset folder: missing {missing} (expected {', '.join(PRESET_FILES)})."
         )
     return path
+
+
+def check_hashing_model(model, source):
+    """Raises `ValueError` unless `model` (read from `source`) is a hashzoo `HashingModel`.
+
+    `hashzoo.load` returns models with `encode`, `encode_packed` and the
+    input contract; any other Keras model is refused, naming its class.
+    """
+    from hashzoo.models import HashingModel
+
+    if not isinstance(model, HashingModel):
+        found = f"{type(model).__module__}.{type(model).__qualname__}"
+        raise ValueError(
+            f"{source} holds a {found}, not a hashzoo HashingModel (a model with encode, encode_packed and an "
+            "input contract, as hashzoo.list_models() lists); hashzoo.load loads hashing models only. Load other "
+            "Keras models with keras.saving.load_model."
+        )
+    return model
 
 
 def _read_config(path):
@@ -277,9 +323,30 @@ def _refuse_shape_changes(model, reference, overrides):
         )
 
 
-def _verify_weights(weights_file, expected, other_expected=None, where=""):
+def verify_weights(weights_file, expected, registry_sha256=None, where=""):
+    """Raises `ValueError` unless `weights_file` has the sha256 its preset records.
+
+    Args:
+        weights_file: the `model.weights.h5` about to be read.
+        expected: `weights_sha256` from the folder's `metadata.json`, or None.
+        registry_sha256: the registry's `weights_sha256` for a registered
+            preset, or None.
+        where: words naming the preset, for the message.
+
+    A file with no recorded hash at all (neither given) is refused as well:
+    nothing says it is the published one. `hashzoo.load(..., verify=False)`
+    skips this check.
+    """
+    if expected is None and registry_sha256 is None:
+        folder = pathlib.Path(weights_file).parent
+        raise ValueError(
+            f"{weights_file}{where} has no recorded sha256 (no `weights_sha256` in {folder / METADATA_FILE} and no "
+            "registry entry), so nothing says these are the weights that were published; they were not loaded. "
+            "Record the hash in metadata.json (hashzoo.zoo.presets.sha256_file), or, if you trust the file, opt "
+            f"out explicitly with hashzoo.load({str(folder)!r}, verify=False)."
+        )
     actual = sha256_file(weights_file)
-    for wanted, source in ((expected, "metadata.json"), (other_expected, "the preset registry")):
+    for wanted, source in ((expected, "metadata.json"), (registry_sha256, "the preset registry")):
         if wanted is not None and actual != wanted:
             raise ValueError(
                 f"{weights_file} does not match {source}{where}: expected sha256 {wanted}, got {actual}. "
@@ -292,8 +359,10 @@ def load_preset_dir(path, weights=True, verify=True, compile=False, overrides=No
     """Rebuilds the model in preset folder `path` and loads its weights.
 
     The weights are read only after their sha256 matches `metadata.json` (and
-    `expected_sha256`, the registry's value, when given). A mismatching file
-    in the download cache (`cached=True`) is deleted.
+    `expected_sha256`, the registry's value, when given; see `verify_weights`).
+    A `.weights.h5` file passed as `weights` is the caller's own choice and
+    has no recorded hash, so it is read as it is. A mismatching file in the
+    download cache (`cached=True`) is deleted.
     """
     path = check_preset_folder(path)
     overrides = dict(overrides or {})
@@ -301,8 +370,9 @@ def load_preset_dir(path, weights=True, verify=True, compile=False, overrides=No
     config, compile_config = _read_config(path)
     _check_overrides(config, overrides)
     model = keras.saving.deserialize_keras_object(_with_overrides(config, overrides) if overrides else config)
+    check_hashing_model(model, path / CONFIG_FILE)
 
-    weights_file, expected = None, None
+    weights_file, expected, check = None, None, verify
     if weights is True:
         weights_file, expected = path / WEIGHTS_FILE, metadata.get("weights_sha256")
     elif weights not in (False, None):
@@ -312,7 +382,7 @@ def load_preset_dir(path, weights=True, verify=True, compile=False, overrides=No
             weights_file = other / WEIGHTS_FILE
             expected = json.loads((other / METADATA_FILE).read_text()).get("weights_sha256")
         elif other.is_file() and other.name.endswith(".weights.h5"):
-            weights_file = other
+            weights_file, check = other, False
         else:
             raise ValueError(
                 f"weights={weights!r}: expected True, False, a `.weights.h5` file or a preset folder, "
@@ -320,9 +390,9 @@ def load_preset_dir(path, weights=True, verify=True, compile=False, overrides=No
             )
         expected_sha256 = None
     if weights_file is not None:
-        if verify:
+        if check:
             try:
-                _verify_weights(weights_file, expected, expected_sha256)
+                verify_weights(weights_file, expected, expected_sha256)
             except ValueError:
                 if cached:
                     import shutil
@@ -350,11 +420,46 @@ def load_preset_dir(path, weights=True, verify=True, compile=False, overrides=No
 
 
 def _split_url(url):
+    """`(origin without the fragment, sha256 from `#sha256=` or None, urlsplit parts)`.
+
+    The only fragment accepted is one `sha256=<64 hex digits>`; anything else
+    is refused here, before any download.
+    """
     parts = urllib.parse.urlsplit(url)
-    fragment = urllib.parse.parse_qs(parts.fragment)
-    sha = fragment.get("sha256", [None])[0]
     origin = urllib.parse.urlunsplit(parts._replace(fragment=""))
+    if not parts.fragment:
+        return origin, None, parts
+    fragment = urllib.parse.parse_qs(parts.fragment, keep_blank_values=True)
+    unknown = sorted(set(fragment) - {"sha256"})
+    if unknown or len(fragment.get("sha256", [])) != 1:
+        raise ValueError(
+            f"cannot read the fragment #{parts.fragment} of {url!r}: the only one accepted is "
+            "`#sha256=<64 hex digits>` (the archive's sha256)."
+        )
+    sha = check_sha256(fragment["sha256"][0], f"the #sha256= of {url!r}")
     return origin, sha, parts
+
+
+def check_archive_url(url):
+    """`(origin, sha256 from #sha256= or None)` of a preset archive URL, checked without any download.
+
+    Raises `ValueError` for a scheme other than `URL_SCHEMES` (listing them)
+    and for a fragment other than `#sha256=<64 hex digits>`.
+    """
+    scheme = urllib.parse.urlsplit(str(url)).scheme
+    if scheme not in URL_SCHEMES:
+        raise ValueError(f"unsupported URL scheme {scheme!r} in {url!r}: preset archives load from "
+                         + ", ".join(f"{s}://" for s in URL_SCHEMES) + " URLs only.")
+    origin, sha, _ = _split_url(str(url))
+    return origin, sha
+
+
+def check_sha256(value, what):
+    """`value` as 64 lower-case hex digits; `ValueError` naming `what` when it is not a sha256."""
+    text = str(value).strip().lower()
+    if not _SHA256.match(text):
+        raise ValueError(f"{what} is {value!r}, which is not a sha256 (64 hex digits); nothing was downloaded.")
+    return text
 
 
 def _archive_stem(origin):
@@ -399,29 +504,44 @@ def download(origin, target, sha256=None):
     return target
 
 
-def unpack(archive, folder):
-    """Unpacks a preset archive into `folder`, through a temporary sibling folder."""
+def unpack(archive, folder, origin=None):
+    """Unpacks a preset archive into `folder`, through a temporary sibling folder.
+
+    Errors name the archive (and `origin`, the URL it came from), never the
+    temporary folder, which is removed.
+    """
     folder = pathlib.Path(folder)
+    where = f"preset archive {archive}" + (f" (from {origin})" if origin else "")
     with atomic_directory(folder, overwrite=True) as temp:
         try:
             with tarfile.open(archive, "r:*") as tar:
                 tar.extractall(temp, filter="data")
-        except (tarfile.TarError, OSError, EOFError) as error:
-            raise ValueError(f"{archive} is not a readable preset archive (.tar.gz): {error}") from error
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
+            detail = str(error).replace(str(temp), str(folder))
+            raise ValueError(f"{where} is not a readable .tar.gz: {detail}") from None
         entries = [p for p in temp.iterdir()]
         if len(entries) == 1 and entries[0].is_dir():
             for item in entries[0].iterdir():
                 os.replace(item, temp / item.name)
             entries[0].rmdir()
-        check_preset_folder(temp)
+        missing = [name for name in (CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE) if not (temp / name).is_file()]
+        if missing:
+            held = sorted(p.name for p in temp.iterdir())
+            raise ValueError(
+                f"{where} is not a hashzoo preset: it lacks {missing} (it holds {held}; expected one top folder "
+                f"with {', '.join(PRESET_FILES)}). Nothing was unpacked."
+            )
     return folder
 
 
 def fetch_archive(url, sha256=None, name=None, cache=None, force_download=False, verify=True):
     """The unpacked cache folder of the preset archive at `url` (downloaded when needed)."""
-    origin, fragment_sha, parts = _split_url(url)
-    if parts.scheme not in URL_SCHEMES:
-        raise ValueError(f"unsupported URL scheme {parts.scheme!r} in {url!r}; use one of {list(URL_SCHEMES)}.")
+    origin, fragment_sha = check_archive_url(url)
+    if sha256 is not None:
+        sha256 = check_sha256(sha256, f"the sha256 given for {origin}")
+        if fragment_sha is not None and fragment_sha != sha256:
+            raise ValueError(f"{url!r} ends in #sha256={fragment_sha} but the sha256 given with it is {sha256}; "
+                             "they must agree.")
     sha256 = sha256 or fragment_sha
     if sha256 is None and verify:
         raise ValueError(
@@ -440,7 +560,7 @@ def fetch_archive(url, sha256=None, name=None, cache=None, force_download=False,
     if not force_download and archive.is_file():
         actual = sha256_file(archive) if (sha256 and verify) else sha256
         if actual == sha256:
-            return unpack(archive, folder)
+            return unpack(archive, folder, origin)
         archive.unlink()
         message = (
             f"cached archive {archive} does not match: expected sha256 {sha256}, got {actual}. "
@@ -457,14 +577,15 @@ def fetch_archive(url, sha256=None, name=None, cache=None, force_download=False,
             + f". Fetch {origin} by hand and save it as {archive}, or unset {OFFLINE_ENV}."
         )
     download(origin, archive, sha256 if verify else None)
-    return unpack(archive, folder)
+    return unpack(archive, folder, origin)
 
 
 # -- the public loader -----------------------------------------------------------------
 
 
-def _is_url(text):
-    return urllib.parse.urlsplit(text).scheme in URL_SCHEMES and "://" in text
+def is_url(text):
+    """True for any `<scheme>://...` text; `check_archive_url` refuses the schemes `load` does not take."""
+    return _URL.match(str(text)) is not None
 
 
 def resolve(name_or_path, cache=None, force_download=False, verify=True):
@@ -476,10 +597,18 @@ def resolve(name_or_path, cache=None, force_download=False, verify=True):
     if isinstance(name_or_path, registry.Preset):
         entry = name_or_path
     else:
+        if not isinstance(name_or_path, (str, os.PathLike)):
+            raise TypeError(f"hashzoo.load takes a preset name, a path or a URL (a str or path), got "
+                            f"{type(name_or_path).__name__} {name_or_path!r}.")
         text = str(name_or_path)
+        if isinstance(name_or_path, str) and not text.strip():
+            raise ValueError(
+                f"cannot load {text!r}: the name is empty. Accepted forms: " + "; ".join(registry.FORMS)
+                + ". (For a preset folder in the current folder, pass its path, e.g. '.'.)"
+            )
         entry = registry.get_preset(text) if registry.is_registered(text) else None
         if entry is None:
-            if _is_url(text):
+            if is_url(text):
                 folder = fetch_archive(text, cache=cache, force_download=force_download, verify=verify)
                 return "folder", folder, None, True
             path = pathlib.Path(text).expanduser()
@@ -499,13 +628,26 @@ def resolve(name_or_path, cache=None, force_download=False, verify=True):
     if builtin is not None and (builtin / CONFIG_FILE).is_file():
         return "folder", builtin, entry, False
     if entry.url:
-        folder = fetch_archive(entry.url, entry.archive_sha256, name=entry.name, cache=cache,
+        folder = fetch_archive(entry.archive_url(), entry.archive_sha256, name=entry.name, cache=cache,
                                force_download=force_download, verify=verify)
         return "folder", folder, entry, True
     raise ValueError(
-        f"preset {entry.name!r} is built in, but its folder {builtin} is missing. Built-in presets ship in "
-        "the repository's pretrained/ folder: use a full git checkout of hashzoo."
+        f"preset {entry.name!r} has no published archive and its folder {builtin} is missing; it ships only "
+        "in the repository's pretrained/ folder: use a full git checkout of hashzoo."
     )
+
+
+def preset_metadata(name_or_path, cache=None):
+    """The `metadata.json` of a preset (name, folder or archive URL) as a dict.
+
+    Metrics, protocol, preprocessing, command and history live there and
+    nowhere else. A registered preset that is not on disk is fetched first,
+    as `load` would.
+    """
+    kind, location, _, _ = resolve(name_or_path, cache=cache)
+    if kind != "folder":
+        raise ValueError(f"{location} is a `.keras` file; only preset folders have a metadata.json.")
+    return json.loads((location / METADATA_FILE).read_text())
 
 
 def _looks_valid(text):
@@ -529,17 +671,26 @@ def load(name_or_path, *, weights=True, cache_dir=None, force_download=False, ve
     """Loads a ready `HashingModel`.
 
     Args:
-        name_or_path: a registered preset name (`hashzoo.list_presets()`), a
-            local preset folder, a `.keras` file, or the URL of a preset
-            archive (`file://`, `https://`, `http://`), optionally ending in
-            `#sha256=<hex>` (required unless `verify=False`).
+        name_or_path: a registered preset name (`hashzoo.list_presets()`:
+            `pretrained/<name>/` in a checkout, else its archive from the
+            release URL or `$HASHZOO_PRESET_BASE_URL`), a local preset
+            folder, a `.keras` file, or the URL of a preset archive
+            (`file://`, `https://`, `http://`; other schemes are refused),
+            optionally ending in `#sha256=<64 hex digits>` (required unless
+            `verify=False`; a malformed one is refused before any download).
+            An empty name is an error, not the current folder.
         weights: True loads the preset's weights; False builds the
             architecture only; a `.weights.h5` file or a preset folder loads
             those weights instead.
         cache_dir: the download cache (default `$HASHZOO_HOME`, else
             `$KERAS_HOME/hashzoo`, else `~/.keras/hashzoo`).
         force_download: fetch a remote archive again even when cached.
-        verify: check sha256 values before anything is read.
+        verify: check sha256 values before anything is read. A preset
+            folder whose metadata.json records no `weights_sha256` (and no
+            registry entry) is refused, with an error naming the file and
+            this flag; `verify=False` is the explicit opt-out: it skips every
+            sha256 check (weights, archives, URLs without `#sha256=`), for
+            files you trust.
         compile: compile the model with its default optimizers.
         **overrides: config keys to change (e.g. `langevin_steps=5`). One
             that changes the shape of a weight (bits, classes) is refused
@@ -551,10 +702,14 @@ def load(name_or_path, *, weights=True, cache_dir=None, force_download=False, ve
         preset's metadata).
 
     Raises:
-        ValueError: an unknown or malformed name (with close matches and the
-            accepted forms), a missing path, an unknown override, a sha256
-            mismatch (with both hashes), or an offline cache miss (with the
-            expected path).
+        ValueError: an unknown, malformed or empty name (with close matches
+            and the accepted forms), a missing path, an unsupported URL
+            scheme, a malformed `#sha256=`, an unknown override, a sha256
+            mismatch (with both hashes), weights with no recorded hash, a
+            folder or `.keras` file that holds no `HashingModel` (naming the
+            class found), an archive that is not a preset (naming the
+            archive), or an offline cache miss (with the expected path).
+        TypeError: `name_or_path` is not a string, path or registry `Preset`.
     """
     kind, location, entry, cached = resolve(
         name_or_path, cache=cache_dir, force_download=force_download, verify=verify
@@ -562,12 +717,15 @@ def load(name_or_path, *, weights=True, cache_dir=None, force_download=False, ve
     if kind == "keras":
         if overrides:
             raise ValueError(f"overrides {sorted(overrides)} need a preset folder; {location} is a `.keras` file.")
-        model = keras.saving.load_model(str(location), compile=compile)
+        if weights is not True:
+            raise ValueError(f"weights={weights!r} needs a preset folder; {location} is a `.keras` file, which "
+                             "always loads with the weights it holds.")
+        model = check_hashing_model(keras.saving.load_model(str(location), compile=compile), location)
         model.card = {"source": str(location)}
         return model
     model = load_preset_dir(
         location, weights=weights, verify=verify, compile=compile, overrides=overrides,
-        expected_sha256=entry.sha256 if entry is not None else None, cached=cached,
+        expected_sha256=entry.weights_sha256 if entry is not None else None, cached=cached,
     )
     if entry is not None:
         model.card = dict(model.card, preset=entry.name)

@@ -3,15 +3,17 @@
 "How should we evaluate supervised hashing?" showed that a plain classifier
 whose code is the one-hot vector of its predicted class scores a high mAP on
 class-based retrieval protocols, so supervised hashing tables report it as a
-floor. Here the classifier uses the CoopHash descriptor trunk, so the two
-compare on equal networks.
+floor. Here the classifier uses the shared conv trunk
+(`hashzoo.layers.build_conv_trunk`), the trunk of CoopHash's descriptor, so
+the two compare on equal networks.
 """
 
 import keras
 import tensorflow as tf
 
 from hashzoo import distribute
-from hashzoo.methods.coophash.descriptor import build_trunk
+from hashzoo.layers import build_conv_trunk
+from hashzoo.layers.conv_trunk import nearest_trunk_size
 from hashzoo.models import HashingModel
 from hashzoo.utils.validation import check_positive_int
 
@@ -27,7 +29,7 @@ class OneHotClassifierHasher(HashingModel):
     Args:
         code_bits: int >= num_classes.
         num_classes: int >= 2.
-        width, init_std: trunk size and conv init (as `CoopHash`).
+        width, init_std: trunk size and conv init (see `hashzoo.layers.build_conv_trunk`).
         seed: initializer seed.
         preprocessing: the input contract.
 
@@ -41,6 +43,19 @@ class OneHotClassifierHasher(HashingModel):
     ((3, 16), 1)
     """
 
+    SUPERVISED = True
+
+    @classmethod
+    def data_arguments(cls, dataset, seed):
+        """Class count from the training data, and the run's seed."""
+        return {"num_classes": dataset.num_classes, "seed": seed}
+
+    @classmethod
+    def supported_image_size(cls, image_size, model_kwargs=None):
+        """The nearest square size the conv trunk takes (side 4 * 2**n): 28x28 trains at 32x32."""
+        del model_kwargs
+        return nearest_trunk_size(image_size)
+
     def __init__(self, code_bits, num_classes, width=1.0, init_std=0.05, seed=0, preprocessing=None, **kwargs):
         super().__init__(code_bits, preprocessing=preprocessing, **kwargs)
         self.num_classes = check_positive_int(num_classes, "num_classes")
@@ -52,7 +67,7 @@ class OneHotClassifierHasher(HashingModel):
         self.width = float(width)
         self.init_std = float(init_std)
         self.seed = int(seed)
-        self.trunk = build_trunk(self.preprocessing.input_shape, self.width, self.init_std, self.seed)
+        self.trunk = build_conv_trunk(self.preprocessing.input_shape, self.width, self.init_std, self.seed)
         self.classifier = keras.layers.Dense(self.num_classes, name="classifier")
         self.classifier.build(self.trunk.output_shape)
         self.loss_tracker = keras.metrics.Mean(name="loss")

@@ -1,0 +1,248 @@
+"""Model cards: the README.md of a preset folder, written from its metadata (docs/zoo.md).
+
+The card says what the model is for, the data and protocol, the metrics with
+their tie rule, how to load it, how it was trained, its limits, the license
+and the citation. Nothing here names a method or a dataset: the data text
+comes from the data layer (`hashzoo.data.protocols.data_family` and the
+protocol's `description` and `note`), the paper and license from the method's
+`METHOD` dict (`hashzoo.zoo.registry.method_info`), the rest from the metadata.
+"""
+
+import json
+import math
+
+from hashzoo.zoo import registry
+
+HEADLINE = ("mAP@all", "P@100", "P@r<=2")
+
+#: What an old preset, written before training recorded its selection, says about its epoch.
+SELECTION_NOT_RECORDED = "last epoch (selection not recorded)"
+
+_SPARK = "▁▂▃▄▅▆▇█"
+_LISTED_EPOCHS = 20  # validation curves up to this length also list every value
+_MARKS = 60  # at most this many marks in a curve; longer ones take the best of each group of epochs
+
+
+def model_card(metadata):
+    """The README.md of a preset folder, from its metadata."""
+    name = metadata.get("name", "preset")
+    method = metadata.get("method", "")
+    bits = metadata.get("code_bits", "?")
+    config = metadata.get("config", {}) or {}
+    protocol = metadata.get("protocol", {}) or {}
+    protocol_id = protocol.get("id") if isinstance(protocol, dict) else protocol
+    evaluation = metadata.get("evaluation", {}) or {}
+    values = evaluation.get("metrics", {})
+    info = registry.method_info(method) if method else {}
+    pre = metadata.get("preprocessing", {})
+
+    lines = [f"# {name}", ""]
+    lines.append(
+        f"A {metadata.get('class_name', 'hashing')} model ({info.get('title', method)}) that turns an image into "
+        f"a {bits}-bit binary code; similar images get codes a few bits apart. "
+        + (config.get("description") or "")
+    )
+    lines += ["", "## Intended use", "",
+              "Image retrieval by Hamming distance on images like its training data: `model.encode(images)` gives "
+              "±1 int8 codes and `model.encode_packed(images)` packed uint8 codes for "
+              "`hashzoo.index.HammingIndex` or `faiss.IndexBinaryFlat`. For other images, fine-tune it with "
+              "`tools/finetune.py` first.", ""]
+    lines += ["## Data and protocol", ""]
+    lines += _data_lines(metadata, protocol, protocol_id)
+    lines += ["", "## Metrics", ""]
+    if values:
+        lines += ["| metric | value |", "|---|---|"]
+        ordered = [m for m in HEADLINE if m in values] + sorted(m for m in values if m not in HEADLINE)
+        lines += [f"| {m} | {values[m]:.4f} |" for m in ordered]
+        lines += [
+            "",
+            f"Measured on the protocol's query/database split ({evaluation.get('num_queries')} queries × "
+            f"{evaluation.get('num_database')} database items), {bits} bits, tie rule "
+            f"`{evaluation.get('tie_rule', 'stable')}` (equal Hamming distances ranked by database index), "
+            f"zero-relevant policy `{evaluation.get('zero_relevant', 'count')}`. mAP@all ranks the whole "
+            "database; P@r<=2 counts a query with an empty radius-2 result as precision 0. "
+            f"Re-measure with `python tools/evaluate.py --preset {name}`; a test checks these numbers "
+            "against the weights.",
+        ]
+    else:
+        lines.append("No metrics recorded.")
+    lines += ["", "## How to load", "", "```python", "import hashzoo", "",
+              f'model = hashzoo.load("{name}")   # or the path of this folder',
+              "codes = model.encode(images)        # images: [N, H, W, C] pixels in [0, 255]", "```", ""]
+    if pre:
+        lines.append(
+            f"Input contract (inside the model): resized to {pre.get('image_size')} ({pre.get('resize')}), "
+            f"{pre.get('channels')} channel(s), normalised as (x - {pre.get('mean')}) / {pre.get('std')}."
+        )
+        lines.append("")
+    lines += ["## Training", ""]
+    if metadata.get("command"):
+        lines += ["Produced by:", "", "```bash", metadata["command"], "```", ""]
+    published = metadata.get("published") or {}
+    if published.get("from"):
+        note = f" ({published['note']})" if published.get("note") else ""
+        lines += [f"Published from `{published['from']}`{note} with `{published['command']}`.", ""]
+    if published.get("remeasured"):
+        lines += [f"The metrics above were {published['remeasured'].replace('metrics ', '', 1)}.", ""]
+    if config:
+        lines.append(
+            f"Config: method `{config.get('method')}`, {config.get('epochs')} epochs, "
+            f"batch {config.get('batch_size')}, seed {config.get('seed')}; "
+            f"model arguments `{json.dumps(config.get('model', {}), sort_keys=True)}`."
+        )
+        lines.append("")
+    lines += run_lines(metadata) + [""]
+    if metadata.get("parent"):
+        parent = metadata["parent"]
+        lines.append(f"Fine-tuned from `{parent.get('name')}` (weights sha256 `{parent.get('weights_sha256')}`).")
+    versions = metadata.get("versions", {})
+    if versions:
+        lines.append("Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) + ".")
+    lines.append(
+        f"Parameters: {metadata.get('parameters')}; weights sha256 `{metadata.get('weights_sha256')}` "
+        f"({metadata.get('weights_bytes')} bytes)."
+    )
+    lines += ["", "## Limits", "",
+              "- Trained on one small dataset; retrieval quality on other images is unknown until measured.",
+              "- Numbers hold for the stated protocol only; other protocols and papers' tables are not comparable.",
+              "- Codes are thresholded at z >= 0; different CPU/GPU kernels can flip bits whose z is within "
+              "rounding error of 0.", ""]
+    lines += ["## License", "", f"Weights: {metadata.get('license') or info.get('license', 'Apache-2.0')} "
+              "(as hashzoo). The training data keeps its own terms (see above).", ""]
+    if info.get("bibtex") or metadata.get("paper"):
+        lines += ["## Citation", "", metadata.get("paper") or info.get("paper", ""), ""]
+        if info.get("bibtex"):
+            lines += ["```bibtex", info["bibtex"].strip(), "```", ""]
+    return "\n".join(lines)
+
+
+def run_lines(metadata):
+    """The card's bullet list on the run: the published epoch and how it was chosen, the validation
+    curve, an early stop, a resume, the stages before the fit and how the training images met the
+    input contract. A preset written before these were recorded says `SELECTION_NOT_RECORDED`."""
+    checkpoint = metadata.get("checkpoint") or {}
+    if not checkpoint:
+        return [f"- Published weights: {SELECTION_NOT_RECORDED}."]
+    epoch, completed = checkpoint.get("epoch"), checkpoint.get("epochs_completed")
+    of = f" of {completed} completed" if completed is not None else ""
+    selection = checkpoint.get("selection") or "last epoch"
+    metric = checkpoint.get("metric") or "score"
+    validation_items = (metadata.get("protocol") or {}).get("validation")
+    if selection == "best on validation":
+        size = f"{validation_items} " if validation_items else ""
+        how = (f"the best on the validation split by {metric} ({size}validation queries searched against the "
+               f"train split; {_number(checkpoint.get('score'))})")
+    elif selection == "last epoch":
+        how = "the last finished epoch (the protocol leaves no validation split to choose on)"
+    else:
+        how = selection
+    lines = [f"- Published weights: epoch {epoch}{of}, {how}."]
+    curve = [_finite(v) for v in checkpoint.get("validation") or []]
+    if any(v is not None for v in curve):
+        lines.append(f"- Validation {metric} by epoch: " + _curve_text(curve, epoch))
+    stopped = metadata.get("stopped")
+    if stopped:
+        values = ", ".join(stopped.get("values") or []) or "a tracked value"
+        lines.append(
+            f"- Stopped early: {values} became non-finite at epoch {stopped.get('epoch')}, step "
+            f"{stopped.get('step')} ({stopped.get('reason', 'non-finite')}); the preset holds the best finished "
+            "epoch above, not the last state."
+        )
+    elif completed is not None:
+        lines.append(f"- Stopped early: no; {completed} epoch(s) ran.")
+    if "resumed" in metadata:
+        lines.append(
+            "- Resumed: yes, the run was interrupted and started again from its backup folder; the history and "
+            "the validation curve cover every epoch." if metadata.get("resumed")
+            else "- Resumed: no (one uninterrupted run)."
+        )
+    stages = metadata.get("stages") or []
+    if stages:
+        parts = [f"`{stage.get('name')}` ({_number(stage.get('seconds'), 1)} s"
+                 + (", done before a resume" if stage.get("skipped") else "") + ")" for stage in stages]
+        lines.append("- Stages before the main fit: " + ", ".join(parts) + ".")
+    lines += _input_lines(metadata.get("input"))
+    return lines
+
+
+def _input_lines(record):
+    if not record:
+        return []
+    native = ", ".join(_shape(shape) for shape in record.get("native_shapes") or []) or "?"
+    contract = _shape(record.get("contract"))
+    if record.get("resized") or record.get("channels_converted"):
+        changes = [word for word, flag in (("resized", record.get("resized")),
+                                           ("channels converted", record.get("channels_converted"))) if flag]
+        by = record.get("adapted_by") or "model preprocessing"
+        return [f"- Training images: {native}, adapted to the input contract {contract} "
+                f"({', '.join(changes)}, by {by})."]
+    return [f"- Training images: {native}, already the input contract's shape."]
+
+
+def _shape(shape):
+    return "×".join(str(n) for n in shape) if shape else "?"
+
+
+def _finite(value):
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _number(value, digits=4):
+    value = _finite(value)
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _curve_text(curve, selected):
+    """`sparkline first … best … last`, with every value listed for short runs; `·` marks a missing score."""
+    known = [v for v in curve if v is not None]
+    low, high = min(known), max(known)
+    group = max(1, math.ceil(len(curve) / _MARKS))
+    marks = []
+    for start in range(0, len(curve), group):
+        chunk = [v for v in curve[start:start + group] if v is not None]
+        if not chunk:
+            marks.append("·")
+        elif high == low:
+            marks.append(_SPARK[len(_SPARK) // 2])
+        else:
+            marks.append(_SPARK[round((max(chunk) - low) / (high - low) * (len(_SPARK) - 1))])
+    best = max(range(len(curve)), key=lambda i: -math.inf if curve[i] is None else curve[i])
+    first = next(i for i, v in enumerate(curve) if v is not None)
+    last = max(i for i, v in enumerate(curve) if v is not None)
+    text = f"`{''.join(marks)}`" + (f" (one mark per {group} epochs)" if group > 1 else "")
+    text += f" from {curve[first]:.4f} (epoch {first + 1}) to {curve[last]:.4f} (epoch {last + 1}), " \
+            f"highest {curve[best]:.4f} (epoch {best + 1})"
+    if selected is not None and selected != best + 1:
+        text += f"; published epoch {selected}"
+    if len(curve) <= _LISTED_EPOCHS:
+        text += ": " + ", ".join("n/a" if v is None else f"{v:.4f}" for v in curve)
+    return text + "."
+
+
+def _data_lines(metadata, protocol, protocol_id):
+    """The "Data and protocol" lines: the data family, the source used, the protocol and its caveat."""
+    from hashzoo.data import protocols
+
+    known = protocols.get_protocol(protocol_id) if protocol_id in protocols.list_protocols() else None
+    family = protocols.data_family(known.dataset if known else "")
+    lines = []
+    if family["description"]:
+        terms = f" Terms: {family['license']}" if family["license"] else ""
+        lines.append(f"- Data: {family['description']}{terms}")
+    lines.append(f"- Data source used: `{metadata.get('data', '?')}`.")
+    if protocol_id:
+        lines.append(f"- Protocol `{protocol_id}`: {known.description if known else 'not registered'}.")
+        if isinstance(protocol, dict) and protocol.get("split_sha256"):
+            validation = f" / {protocol['validation']} validation" if protocol.get("validation") else ""
+            lines.append(
+                f"  Split seed {protocol.get('split_seed')}, split sha256 `{protocol['split_sha256']}` "
+                f"({protocol.get('query')} query / {protocol.get('train')} train{validation} / "
+                f"{protocol.get('database')} database)."
+            )
+    if known is not None and known.note:
+        lines += ["", known.note]
+    return lines

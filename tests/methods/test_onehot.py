@@ -1,0 +1,95 @@
+import numpy as np
+import keras
+import pytest
+
+from hashzoo import methods
+from hashzoo.layers import build_conv_trunk
+from hashzoo.methods.coophash import Descriptor
+from hashzoo.methods.onehot import OneHotClassifierHasher
+from tests import helpers
+
+DIGITS = {"image_size": (8, 8), "channels": 1}
+
+
+def digits_batch(n=32):
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    images = np.round(data.images[:n] * 255.0 / 16.0).astype("uint8")[..., None]
+    return images, data.target[:n].astype("int64")
+
+
+def build(**overrides):
+    def build_and_compile():
+        kwargs = dict(code_bits=16, num_classes=10, width=0.25, seed=1, preprocessing=DIGITS)
+        kwargs.update(overrides)
+        model = OneHotClassifierHasher(**kwargs)
+        model.compile(optimizer=keras.optimizers.SGD(0.05))
+        return model
+
+    return build_and_compile
+
+
+# === the shared battery ===
+
+
+def test_serialization_with_non_default_values():
+    helpers.run_serialization_test(
+        OneHotClassifierHasher,
+        dict(code_bits=12, num_classes=5, width=0.5, init_std=0.02, seed=7,
+             preprocessing={"image_size": (16, 16), "channels": 3}, name="onehot"),
+    )
+
+
+def test_codes_and_saving(tmp_path):
+    images, labels = digits_batch(16)
+    model = build()()
+    model.fit(images, labels, batch_size=8, epochs=1, verbose=0)
+    codes = helpers.run_code_test(model, images)
+    # One +1 bit at most per code, inside the class bits; padding bits are always -1.
+    assert np.all((codes == 1).sum(axis=1) == 1)
+    assert np.all(codes[:, 10:] == -1)
+    helpers.run_saving_test(model, images, tmp_path)
+
+
+def test_two_replicas_take_the_same_step_as_one_device():
+    images, labels = digits_batch(16)
+    helpers.run_distributed_equivalence_test(build(), images, labels)
+
+
+# === the method ===
+
+
+def test_registered_as_its_own_method():
+    assert methods.get_method("onehot") is OneHotClassifierHasher
+    assert OneHotClassifierHasher.__module__ == "hashzoo.methods.onehot.onehot_model"
+
+
+def test_code_is_the_one_hot_of_the_predicted_class():
+    images, _ = digits_batch(12)
+    model = build()()
+    logits = np.asarray(model.logits(model.preprocess(images.astype("float32"))))
+    codes = model.encode(images)
+    np.testing.assert_array_equal(np.argmax(codes[:, :10], axis=1), np.argmax(logits, axis=1))
+
+
+def test_needs_at_least_one_bit_per_class():
+    with pytest.raises(ValueError, match="code_bits >= num_classes"):
+        OneHotClassifierHasher(8, num_classes=10, preprocessing=DIGITS)
+
+
+def test_trunk_is_the_shared_conv_trunk_with_coophash_weight_paths():
+    """The classifier and CoopHash's descriptor build the same trunk: same layers, same initial weights."""
+    model = OneHotClassifierHasher(16, num_classes=10, width=0.5, init_std=0.02, seed=3, preprocessing=DIGITS)
+    descriptor = Descriptor((8, 8, 1), num_classes=10, code_bits=16, latent_dim=4, width=0.5, init_std=0.02, seed=3)
+    shared = build_conv_trunk((8, 8, 1), width=0.5, init_std=0.02, seed=3)
+    for trunk in (model.trunk, descriptor.trunk):
+        assert [layer.name for layer in trunk.layers if layer.weights] == ["conv0", "conv1", "features"]
+        assert [tuple(w.shape) for w in trunk.weights] == [tuple(w.shape) for w in shared.weights]
+        for a, b in zip(trunk.weights, shared.weights):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_trunk_rejects_sizes_it_cannot_halve():
+    with pytest.raises(ValueError, match=r"side is 4 \* 2\*\*n .*image_size=\(12, 12\)"):
+        build_conv_trunk((12, 12, 3))
