@@ -141,6 +141,7 @@ def test_tfsmlayer_reloads_the_export_into_keras(exported, model, images):
     np.testing.assert_array_equal(np.asarray(out["codes"]), model.encode(images))
 
 
+@pytest.mark.slow  # the in-process signature tests check the same outputs
 def test_saved_model_cli_show_and_run(exported, model, images, tmp_path):
     _, path = exported
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")

@@ -135,6 +135,7 @@ def test_adapting_the_input_takes_a_flag_and_is_recorded(tmp_path):
     assert record["resized"] and record["channels_converted"] and record["native_shapes"] == [[16, 16, 3]]
 
 
+@pytest.mark.slow  # tests/test_kill.py kills and resumes tools/finetune.py
 def test_a_killed_finetune_resumes_from_its_backup(turned, tmp_path):
     class Killed(Exception):
         pass
@@ -176,6 +177,7 @@ def test_finetune_flags_are_checked_before_anything_runs(turned, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # tests/test_kill.py runs tools/finetune.py to a written preset
 def test_finetune_cli_end_to_end(turned, tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     args = [sys.executable, str(REPO / "tools" / "finetune.py"), "--preset", PARENT, "--data", str(turned),

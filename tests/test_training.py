@@ -50,6 +50,7 @@ def test_train_writes_a_preset_whose_metrics_can_be_re_measured(tmp_path):
     assert loaded.card["input"]["native_shapes"] == [[8, 8, 1]] and loaded.card["input"]["resized"] is False
 
 
+@pytest.mark.slow  # tests/test_kill.py kills and resumes tools/train.py
 def test_a_killed_run_resumes_from_its_backup(tmp_path):
     class Killed(Exception):
         pass
@@ -125,6 +126,7 @@ def run_tool(args, cwd):
     return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow  # the folder and exit-3 CLI tests run tools/train.py end to end
 def test_train_cli_end_to_end(tmp_path):
     out = tmp_path / "cli"
     proc = run_tool([str(REPO / "tools" / "train.py"), "--config", "coophash_digits:smoke", "--out", str(out),
@@ -343,6 +345,7 @@ def test_a_killed_run_skips_completed_stages_and_ends_where_an_uninterrupted_run
     assert not (tmp_path / "killed.backup").exists()
 
 
+@pytest.mark.slow  # stage resume: test_a_killed_run_skips_completed_stages...; 2 replicas: the methods' step tests
 def test_stages_resume_under_two_replicas(tmp_path, staged):
     from tests.helpers import two_replica_strategy
 
@@ -439,3 +442,16 @@ def test_train_cli_on_an_image_folder_uses_the_folder_protocol_and_a_size_the_me
     bad = run_tool([str(REPO / "tools" / "train.py"), "--config", "bgan_digits:smoke", "--bits", "0",
                     "--out", str(tmp_path / "zero")], tmp_path)
     assert bad.returncode == 2 and "error: `bits` must be a positive integer" in bad.stderr
+
+
+def test_methods_are_found_by_their_folders_and_unknown_names_say_what_exists():
+    import hashzoo
+    import hashzoo.methods as methods
+
+    folders = sorted(p.name for p in pathlib.Path(methods.__file__).parent.iterdir()
+                     if p.is_dir() and (p / "__init__.py").is_file() and not p.name.startswith("_"))
+    assert methods.list_models() == folders and {"bgan", "coophash", "onehot"} <= set(folders)
+    for name in folders:
+        assert issubclass(methods.get_method(name), hashzoo.HashingModel), name
+    with pytest.raises(ValueError, match=r"unknown method 'coophsh'.*Did you mean \['coophash'\]"):
+        methods.get_method("coophsh")

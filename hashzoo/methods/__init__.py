@@ -1,4 +1,8 @@
-"""The hashing methods, one folder each, looked up by name.
+"""The hashing methods, one folder each, found by name.
+
+A method is a package `hashzoo/methods/<name>/` whose `__init__.py` names its
+model class as `MODEL`; nothing else registers it. Listing methods reads only
+folder names (no TensorFlow); `get_method` imports the one package asked for.
 
 >>> from hashzoo import methods
 >>> methods.list_models()
@@ -9,26 +13,29 @@
 
 import difflib
 import importlib
+import pathlib
 
-# name -> "module:Class"; a method registers here when its folder lands.
-# "onehot" is the trainable classifier floor that supervised tables report.
-_METHODS = {
-    "bgan": "hashzoo.methods.bgan:BGAN",
-    "coophash": "hashzoo.methods.coophash:CoopHash",
-    "onehot": "hashzoo.methods.onehot:OneHotClassifierHasher",
-}
+_METHODS_DIR = pathlib.Path(__file__).resolve().parent
 
 
 def list_models():
-    """Names of the available methods, sorted."""
-    return sorted(_METHODS)
+    """Names of the available methods (the method folders), sorted."""
+    return sorted(
+        folder.name for folder in _METHODS_DIR.iterdir()
+        if folder.is_dir() and not folder.name.startswith(("_", ".")) and (folder / "__init__.py").is_file()
+    )
 
 
 def get_method(name):
-    """The model class of method `name` (imported on first use)."""
-    if name not in _METHODS:
-        close = difflib.get_close_matches(str(name), _METHODS, n=3)
+    """The model class of method `name`: `hashzoo.methods.<name>.MODEL` (imported on first use)."""
+    available = list_models()
+    if name not in available:
+        close = difflib.get_close_matches(str(name), available, n=3)
         hint = f" Did you mean {close}?" if close else ""
-        raise ValueError(f"unknown method {name!r}; available: {list_models()}.{hint}")
-    module, cls = _METHODS[name].split(":")
-    return getattr(importlib.import_module(module), cls)
+        raise ValueError(f"unknown method {name!r}; available: {available}.{hint}")
+    package = importlib.import_module(f"hashzoo.methods.{name}")
+    model = getattr(package, "MODEL", None)
+    if model is None:
+        raise ValueError(f"method folder hashzoo/methods/{name}/ does not name its model class: its __init__.py "
+                         "must set MODEL = <the HashingModel subclass>.")
+    return model

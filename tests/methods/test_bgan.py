@@ -98,6 +98,7 @@ def test_two_replicas_take_the_same_step_as_one_device():
     )
 
 
+@pytest.mark.slow  # test_two_replicas_take_the_same_step_as_one_device covers the step
 def test_fit_on_the_similarity_pipeline_under_two_replicas():
     images = digits_batch(32)
     with helpers.two_replica_strategy().scope():

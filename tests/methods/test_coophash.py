@@ -129,8 +129,13 @@ def multi_hot(labels, num_classes=10):
     return out
 
 
-@pytest.mark.parametrize("config_name", ["coophash_digits", "coophash_cifar10"])
-@pytest.mark.parametrize("multi_label", [False, True], ids=["single-label", "multi-label"])
+# Each shipped config once in the default run (and each label kind once); the other two pairs are slow.
+@pytest.mark.parametrize("config_name, multi_label", [
+    pytest.param("coophash_digits", False, id="single-label-coophash_digits"),
+    pytest.param("coophash_cifar10", True, id="multi-label-coophash_cifar10"),
+    pytest.param("coophash_digits", True, id="multi-label-coophash_digits", marks=pytest.mark.slow),
+    pytest.param("coophash_cifar10", False, id="single-label-coophash_cifar10", marks=pytest.mark.slow),
+])
 def test_every_shipped_config_takes_the_same_step_on_two_replicas(config_name, multi_label):
     """Two steps of 8 on two replicas equal two steps on one device: real triplets over the
     global batch (real_triplet_weight > 0 in every shipped config), multi-label negatives,

@@ -11,4 +11,7 @@ from hashzoo.methods.bgan.discriminator import Discriminator
 from hashzoo.methods.bgan.encoder import Encoder
 from hashzoo.methods.bgan.generator import Generator
 
-__all__ = ["BGAN", "Discriminator", "Encoder", "Generator"]
+#: The method's model class, found by `hashzoo.methods.get_method('bgan')`.
+MODEL = BGAN
+
+__all__ = ["MODEL", "BGAN", "Discriminator", "Encoder", "Generator"]

@@ -10,4 +10,7 @@ from hashzoo.methods.coophash.descriptor import DensityHead, Descriptor
 from hashzoo.methods.coophash.generator import PairGenerator
 from hashzoo.methods.coophash.langevin import LangevinSampler
 
-__all__ = ["CoopHash", "DensityHead", "Descriptor", "LangevinSampler", "PairGenerator"]
+#: The method's model class, found by `hashzoo.methods.get_method('coophash')`.
+MODEL = CoopHash
+
+__all__ = ["MODEL", "CoopHash", "DensityHead", "Descriptor", "LangevinSampler", "PairGenerator"]

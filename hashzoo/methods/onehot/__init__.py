@@ -7,4 +7,7 @@ report. See `OneHotClassifierHasher`.
 
 from hashzoo.methods.onehot.onehot_model import OneHotClassifierHasher
 
-__all__ = ["OneHotClassifierHasher"]
+#: The method's model class, found by `hashzoo.methods.get_method('onehot')`.
+MODEL = OneHotClassifierHasher
+
+__all__ = ["MODEL", "OneHotClassifierHasher"]
