@@ -53,7 +53,7 @@ def get_config(variant="default"):
     paper = default.replace(
         epochs=51, model=dict(MODEL, width=1.0, gan_size=32, dropout=0.5, feature_extractor="pixels"),
         optimizers=adam(1e-3),
-        description="BGAN with the spec's full networks and schedule (51 epochs) on the CIFAR-10 subset.",
+        description="BGAN with the paper's full networks and schedule (51 epochs; docs/bgan.md) on the CIFAR-10 subset.",
     )
     smoke = default.replace(
         epochs=1, batch_size=16, bits=16,

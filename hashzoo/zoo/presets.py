@@ -49,7 +49,7 @@ import keras
 
 from hashzoo.zoo import registry
 from hashzoo.zoo.cards import model_card
-from hashzoo.utils.io import atomic_directory, atomic_open, atomic_write_json
+from hashzoo.utils.io import atomic_directory, atomic_open, atomic_write_json, sha256_file  # noqa: F401 (public here too)
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
@@ -67,14 +67,6 @@ _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 # Config keys that are not constructor arguments a user would override.
 _FIXED_KEYS = ("name", "trainable", "dtype")
-
-
-def sha256_file(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def is_offline():
