@@ -39,7 +39,7 @@ setup(
         "faiss": ["faiss-cpu>=1.8"],
         "gpu": ["tensorflow[and-cuda]>=2.21"],
         # setuptools and wheel build the wheel that tests/test_wheel.py installs.
-        "dev": ["pytest>=8.0", "faiss-cpu>=1.8", "setuptools>=65", "wheel>=0.38"],
+        "dev": ["pytest>=8.0", "pytest-xdist>=3.5", "faiss-cpu>=1.8", "setuptools>=65", "wheel>=0.38"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

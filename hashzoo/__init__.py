@@ -16,7 +16,7 @@ P@k, PR curves), `hashzoo.index` (`HammingIndex`), `hashzoo.baselines` (LSH, PCA
 
 >>> import hashzoo
 >>> hashzoo.list_models()
-['bgan', 'coophash', 'onehot']
+['bgan', 'coophash', 'multihot', 'onehot', 'sadh', 'spah']
 >>> hashzoo.list_presets("coophash-digits-*")
 ['coophash-digits-32', 'coophash-digits-64']
 >>> hashzoo.codes.binarize([[0.0, -0.5]]).tolist()

@@ -169,6 +169,119 @@ def test_itq_with_zero_iterations_keeps_the_random_rotation():
     assert model.quantization_loss_.shape == (1,)
 
 
+# PCA on large inputs --------------------------------------------------------------
+
+
+def low_rank_data(rng, num_items, dim, rank=40, noise=0.02):
+    """Image-like inputs: a decaying spectrum of `rank` directions plus small noise."""
+    scales = 1.0 / np.arange(1, rank + 1)
+    latent = rng.standard_normal((num_items, rank)) * scales
+    signal = latent @ rng.standard_normal((rank, dim)) / np.sqrt(rank)
+    return 0.5 + signal + noise * rng.standard_normal((num_items, dim))
+
+
+def principal_cosines(a, b):
+    """Cosines of the principal angles between the column spaces of orthonormal a and b."""
+    return np.linalg.svd(a.T @ b, compute_uv=False)
+
+
+def fit_with_threshold(monkeypatch, threshold, *args, **kwargs):
+    """`PCAITQ(*args, **kwargs).fit` with `EXACT_PCA_MAX_DIM` set to `threshold`."""
+    from hashzoo.baselines import itq
+
+    def fit(x):
+        with monkeypatch.context() as patch:
+            patch.setattr(itq, "EXACT_PCA_MAX_DIM", threshold)
+            return PCAITQ(*args, **kwargs).fit(x)
+
+    return fit
+
+
+def test_itq_keeps_the_exact_covariance_solver_up_to_4096_dimensions(monkeypatch):
+    from hashzoo.baselines import itq
+
+    assert itq.EXACT_PCA_MAX_DIM == 4096  # digits (64) and 32x32x3 CIFAR-10 (3,072) stay exact
+    x = np.random.default_rng(11).normal(size=(150, 300))
+    default = PCAITQ(16, seed=2).fit(x)
+    exact = fit_with_threshold(monkeypatch, 300, 16, seed=2)(x)
+    fast = fit_with_threshold(monkeypatch, 299, 16, seed=2)(x)
+    np.testing.assert_array_equal(default.projection_, exact.projection_)
+    np.testing.assert_array_equal(default.quantization_loss_, exact.quantization_loss_)
+    assert not np.array_equal(default.projection_, fast.projection_)
+
+
+@pytest.mark.parametrize("bits", [8, 24])
+def test_itq_randomized_solver_matches_the_exact_one(bits, monkeypatch):
+    # Both solvers run here (D = 600): the same subspace, the same variances and
+    # ITQ losses. Codes are compared through the loss, since each solver's
+    # components are one of many bases (signs, order in ties) of that subspace.
+    rng = np.random.default_rng(12)
+    x = low_rank_data(rng, 400, 600)
+    exact = PCAITQ(bits, seed=0).fit(x)
+    fast = fit_with_threshold(monkeypatch, 0, bits, seed=0)(x)
+    assert principal_cosines(exact.components_, fast.components_).min() > 1 - 1e-6
+    np.testing.assert_allclose(fast.components_.T @ fast.components_, np.eye(bits), atol=1e-10)
+    np.testing.assert_allclose(fast.explained_variance_, exact.explained_variance_, rtol=1e-6)
+    np.testing.assert_allclose(fast.projection_, fast.components_ @ fast.rotation_)
+    assert np.all(np.diff(fast.quantization_loss_) <= 1e-9)
+    assert fast.quantization_loss_[-1] == pytest.approx(exact.quantization_loss_[-1], rel=0.02)
+    # Each direction's largest entry is positive (the randomized solver's sign rule).
+    peaks = fast.components_[np.argmax(np.abs(fast.components_), axis=0), np.arange(bits)]
+    assert np.all(peaks > 0)
+    # Same seed, same fit.
+    again = fit_with_threshold(monkeypatch, 0, bits, seed=0)(x)
+    np.testing.assert_array_equal(again.encode(x), fast.encode(x))
+
+
+def test_itq_fits_64x64x3_sized_inputs_without_a_covariance(monkeypatch):
+    # 300 x 12,288 (a 64x64x3 mosaic per row) takes the randomized solver: no
+    # eigendecomposition sees more than its 2 * bits directions.
+    from hashzoo.baselines import itq
+
+    bits = 16
+    x = low_rank_data(np.random.default_rng(13), 300, 12288)
+    sizes = []
+    eigh = np.linalg.eigh
+
+    def recording_eigh(matrix):
+        sizes.append(matrix.shape[0])
+        return eigh(matrix)
+
+    monkeypatch.setattr(itq.np.linalg, "eigh", recording_eigh)
+    model = PCAITQ(bits, seed=0).fit(x)
+    monkeypatch.undo()
+    assert sizes and max(sizes) <= 2 * bits
+    assert model.encode(x).shape == (300, bits)
+    # Against the exact top directions, from the 300 x 300 Gram matrix of the
+    # centred data (C C^T = U S^2 U^T, directions C^T U / S).
+    centred = x - x.mean(axis=0)
+    values, vectors = np.linalg.eigh(centred @ centred.T)
+    values, vectors = values[::-1][:bits], vectors[:, ::-1][:, :bits]
+    exact = centred.T @ vectors / np.sqrt(values)
+    assert principal_cosines(exact, model.components_).min() > 1 - 1e-4
+    np.testing.assert_allclose(model.explained_variance_, values / 299, rtol=1e-5)
+    np.testing.assert_allclose(model.project(x), (x - model.mean_) @ model.projection_)
+
+
+def test_itq_randomized_solver_with_fewer_items_than_bits():
+    # 6 items in 5,000 dimensions span 5 centred directions; 12 bits still get
+    # 12 orthonormal components, as the covariance solver gives.
+    x = np.random.default_rng(14).normal(size=(6, 5000))
+    model = PCAITQ(12, seed=0).fit(x)
+    np.testing.assert_allclose(model.components_.T @ model.components_, np.eye(12), atol=1e-10)
+    assert model.encode(x).shape == (6, 12)
+    assert np.all(model.explained_variance_[5:] < 1e-9 * model.explained_variance_[0])
+
+
+def test_itq_randomized_solver_survives_save_and_load(tmp_path):
+    x = low_rank_data(np.random.default_rng(15), 40, 5000)
+    model = PCAITQ(8, seed=4).fit(x)
+    restored = Baseline.load(model.save(tmp_path / "itq.npz"))
+    assert restored.get_config() == {"bits": 8, "seed": 4, "iterations": 50}
+    np.testing.assert_array_equal(restored.encode(x), model.encode(x))
+    np.testing.assert_array_equal(restored.components_, model.components_)
+
+
 # Errors ------------------------------------------------------------------------
 
 

@@ -143,8 +143,9 @@ def test_demo_cli_prints_the_table_and_writes_both_pictures(tmp_path):
     proc = run_tool([str(REPO / "tools" / "demo.py"), "--out", str(tmp_path), "--coophash_config",
                      "coophash_digits:smoke", "--bgan_config", "bgan_digits:smoke", "--bits", "32"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for row in ("LSH", "PCA-ITQ", "CoopHash", "BGAN"):
+    for row in ("LSH", "PCA-ITQ", "CoopHash", "BGAN", "sadh-digits_mosaic-32"):
         assert any(line.startswith(row) for line in proc.stdout.splitlines()), row
+    assert "protocol digits-mosaic" in proc.stdout  # the multi-label preset is searched on its own protocol
     from PIL import Image
 
     for name in ("retrieval.png", "pr_curve.png"):

@@ -23,3 +23,49 @@ def pairwise_similarity_loss(codes, other_codes, similarity, normalize=True):
     if normalize:
         inner = inner / ops.cast(ops.shape(codes)[-1], inner.dtype)
     return ops.mean(ops.square(inner - ops.cast(similarity, inner.dtype)))
+
+
+NORMALIZATIONS = ("known", "all")
+
+
+def masked_pairwise_similarity_loss(codes, other_codes, similarity, weights=None, normalize=True,
+                                    normalization="known", denominator=None):
+    """`sum_ij w_ij (u_i . v_j / L - S_ij)^2 / Z`: the pairwise fit over known pairs only.
+
+    For a three-valued S in {-1, 0, +1} whose 0 entries are unknown, the
+    weights are `|S|` (the default), so an unknown pair adds nothing and
+    passes no gradient (docs/spah.md, "Losses and the training step").
+
+    Args:
+        codes: `[m, L]` continuous codes (the rows).
+        other_codes: `[M, L]` continuous codes (the columns).
+        similarity: `[m, M]` target values.
+        weights: `[m, M]` non-negative pair weights; None means `|similarity|`.
+        normalize: divide inner products by L.
+        normalization: `"known"` divides by Z = sum of the weights (the
+            known pairs); `"all"` divides by Z = m M, every entry (the form
+            of SSDH's loss). With weights all 1 both equal
+            `pairwise_similarity_loss`.
+        denominator: a Z to use instead. Under `tf.distribute`, where this
+            replica sees its own rows against the gathered columns, pass the
+            global batch's sum of weights divided by the replica count, so
+            that the replicas' losses, divided by the replica count, add up
+            to the one-device loss.
+
+    A zero Z (no known pair) gives 0.
+    """
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"`normalization` must be one of {list(NORMALIZATIONS)}, got {normalization!r}.")
+    inner = ops.matmul(codes, ops.transpose(other_codes))
+    if normalize:
+        inner = inner / ops.cast(ops.shape(codes)[-1], inner.dtype)
+    target = ops.cast(similarity, inner.dtype)
+    weights = ops.abs(target) if weights is None else ops.cast(weights, inner.dtype)
+    total = ops.sum(weights * ops.square(inner - target))
+    if denominator is not None:
+        z = ops.cast(denominator, inner.dtype)
+    elif normalization == "known":
+        z = ops.sum(weights)
+    else:
+        z = ops.cast(ops.shape(inner)[0] * ops.shape(inner)[1], inner.dtype)
+    return ops.where(z > 0, total / ops.where(z > 0, z, ops.ones_like(z)), ops.zeros_like(total))

@@ -6,7 +6,7 @@ folder names (no TensorFlow); `get_method` imports the one package asked for.
 
 >>> from hashzoo import methods
 >>> methods.list_models()
-['bgan', 'coophash', 'onehot']
+['bgan', 'coophash', 'multihot', 'onehot', 'sadh', 'spah']
 >>> methods.get_method("coophash").__name__
 'CoopHash'
 """

@@ -38,6 +38,7 @@ tie rule: stable (equal distances ordered by database index)
 from hashzoo.metrics.distances import hamming_distances
 from hashzoo.metrics.engine import BACKENDS, DEFAULT_MEMORY_BUDGET, TIE_RULES, ZERO_RELEVANT
 from hashzoo.metrics.evaluation import evaluate
+from hashzoo.metrics.ndcg import GAINS, ndcg_at_k
 from hashzoo.metrics.pr_curves import default_rank_grid, pr_curve_over_radii, pr_curve_over_ranks
 from hashzoo.metrics.ranking import rank_stable
 from hashzoo.metrics.relevance import relevance_matrix
@@ -53,6 +54,7 @@ from hashzoo.metrics.retrieval import (
 __all__ = [
     "BACKENDS",
     "DEFAULT_MEMORY_BUDGET",
+    "GAINS",
     "RadiusMetrics",
     "RetrievalResult",
     "TIE_RULES",
@@ -61,6 +63,7 @@ __all__ = [
     "evaluate",
     "hamming_distances",
     "mean_average_precision",
+    "ndcg_at_k",
     "pr_curve_over_radii",
     "pr_curve_over_ranks",
     "precision_at_k",

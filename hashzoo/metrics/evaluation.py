@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from hashzoo.metrics import engine, retrieval
+from hashzoo.metrics import engine, ndcg, retrieval
 from hashzoo.metrics import pr_curves as curves
 from hashzoo.metrics.engine import DEFAULT_MEMORY_BUDGET
 from hashzoo.metrics.result import RetrievalResult
@@ -44,6 +44,8 @@ def evaluate(
     pr_curves=False,
     memory_budget_bytes=DEFAULT_MEMORY_BUDGET,
     backend="auto",
+    ndcg_ks=(),
+    ndcg_gain="shared",
 ):
     """Computes mAP@K, P@k, recall@k and radius metrics in one streaming pass.
 
@@ -69,6 +71,13 @@ def evaluate(
         memory_budget_bytes: working-set budget that sizes the query blocks.
         backend: top-K selection for the stable rule: "auto" (faiss when
             installed and K is small against N), "numpy" or "faiss".
+        ndcg_ks: depths for NDCG@k with graded relevance (integers >= 1,
+            clamped to N; empty, the default, computes none). Reported as
+            `NDCG@<k>` ("shared" gain) or `NDCG-jaccard@<k>`, after `recall@k`,
+            under the same tie rule and zero-relevant policy (IDCG = 0 is
+            R_q = 0). They take a second streaming pass over the queries.
+        ndcg_gain: "shared" (labels in common) or "jaccard" (shared / union),
+            see `ndcg.ndcg_at_k`.
 
     Returns:
         A `RetrievalResult`.
@@ -79,6 +88,8 @@ def evaluate(
     """
     k = engine.check_depth(k)
     ks = engine.check_depths(ks)
+    ndcg_ks = engine.check_depths(ndcg_ks, "ndcg_ks")
+    ndcg.check_gain(ndcg_gain, "ndcg_gain")
     if radius is not None:
         radius = engine.check_radius(radius)
     engine.check_options(tie_rule, zero_relevant, backend, memory_budget_bytes)
@@ -111,6 +122,14 @@ def evaluate(
         metrics[f"recall@{name}"] = engine.policy_mean(
             engine.safe_ratio(out["hits"][:, j], relevant), relevant > 0, zero_relevant
         )
+    if ndcg_ks:
+        scores, valid = ndcg.ndcg_per_query(
+            inputs, tuple(min(value, num_items) for value in ndcg_ks), gain=ndcg_gain,
+            tie_rule=tie_rule, backend=backend, memory_budget_bytes=memory_budget_bytes,
+        )
+        prefix = "NDCG" if ndcg_gain == "shared" else f"NDCG-{ndcg_gain}"
+        for j, name in enumerate(ndcg_ks):
+            metrics[f"{prefix}@{name}"] = engine.policy_mean(scores[:, j], valid, zero_relevant)
     if radius is not None:
         radius_result = retrieval.radius_metrics(out, zero_relevant)
         metrics[f"P@r<={radius}"] = radius_result.precision

@@ -2,7 +2,7 @@
 
 The definitions are those of docs/evaluation.md, "Metrics". Nothing here is
 optimised: per query, float64 distances (b - q.x) / 2, a stable `np.argsort`,
-and Python loops for AP@K, P@k, recall@k and the radius metrics. It is the
+and Python loops for AP@K, P@k, recall@k, the radius metrics and NDCG@K. It is the
 ground truth that the tests and `bench/eval_bench.py` compare the streaming
 implementation against, and it follows the algorithm of
 DeepHash-pytorch's `CalcTopMap` (re-written with a stable sort), so it is also
@@ -152,3 +152,84 @@ def reference_evaluate(
         result[("R@r", r)] = mean(recall)
         result[("empty@r", r)] = float(np.mean(empty))
     return result
+
+
+def reference_gains(query_label, db_labels, gain="shared"):
+    """Graded relevance of every database item for one query.
+
+    "shared": y_q . y_x (labels in common); "jaccard": that over
+    |y_q| + |y_x| - y_q . y_x, 0 when both label sets are empty. Class ids
+    give 1 for the same class, else 0.
+    """
+    db_labels = np.asarray(db_labels)
+    if db_labels.ndim == 1:
+        return (db_labels == query_label).astype(np.float64)
+    database = db_labels.astype(np.float64)
+    query = np.asarray(query_label, dtype=np.float64)
+    shared = database @ query
+    if gain == "shared":
+        return shared
+    union = database.sum(axis=1) + query.sum() - shared
+    return np.array([s / u if u > 0 else 0.0 for s, u in zip(shared, union)])
+
+
+def reference_dcg(gains_in_order, k):
+    """sum_{r = 1..k} gain(r) / log2(r + 1), term by term."""
+    total = 0.0
+    for rank in range(1, k + 1):
+        total += gains_in_order[rank - 1] / np.log2(rank + 1)
+    return total
+
+
+def reference_ndcg_scores(
+    query_codes, query_labels, db_codes, db_labels, *, bits=None, k=None, gain="shared"
+):
+    """Per-query NDCG@k by brute force (stable ranking).
+
+    Args:
+        query_codes, query_labels, db_codes, db_labels, bits: as in
+            `reference_evaluate`.
+        k: depth, None for all; clamped to N.
+        gain: "shared" or "jaccard".
+
+    Returns:
+        `(ndcg, idcg)`: float64 `[Q]` NDCG@k (0 where IDCG is 0) and the IDCG@k.
+    """
+    query = _as_codes(query_codes, bits)
+    database = _as_codes(db_codes, bits)
+    depth = len(database) if k is None else min(k, len(database))
+    query_labels = np.asarray(query_labels)
+    scores = np.zeros(len(query))
+    ideals = np.zeros(len(query))
+    for i in range(len(query)):
+        order, _ = reference_ranking(query[i], database)
+        gains = reference_gains(query_labels[i], db_labels, gain)
+        dcg = reference_dcg(gains[order], depth)
+        ideals[i] = reference_dcg(sorted(gains, reverse=True), depth)
+        scores[i] = dcg / ideals[i] if ideals[i] > 0 else 0.0
+    return scores, ideals
+
+
+def reference_ndcg(
+    query_codes,
+    query_labels,
+    db_codes,
+    db_labels,
+    *,
+    bits=None,
+    k=None,
+    gain="shared",
+    zero_relevant="count",
+):
+    """Mean NDCG@k by brute force; queries with IDCG = 0 score 0 ("count") or are dropped.
+
+    Returns:
+        float (NaN when "drop" leaves no query).
+    """
+    scores, ideals = reference_ndcg_scores(
+        query_codes, query_labels, db_codes, db_labels, bits=bits, k=k, gain=gain
+    )
+    if zero_relevant == "count":
+        return float(np.mean(scores))
+    kept = [score for score, ideal in zip(scores, ideals) if ideal > 0]
+    return float(np.mean(kept)) if kept else float("nan")

@@ -5,7 +5,10 @@ blocks (`cosine_knn`, `knn_indicator`), the K1/K2 shared-neighbour rule
 (`shared_neighbour_sets`, `shared_neighbour_similarity`) and a sparse
 matrix of signed pairs (+1 and -1 stored, absent pairs read as a known
 value or as unknown) whose batch blocks and known-masks are looked up in
-numpy or inside `tf.data` (`SparseSimilarity`).
+numpy or inside `tf.data` (`SparseSimilarity`), and a three-valued
+S in {-1, 0, +1} from a feature-distance rule and a neighbour rule, served
+in batch blocks without a stored N x N matrix (`semantic_similarity`,
+`SemanticSimilarity`).
 `hashzoo.data.make_similarity_dataset` turns one into a training pipeline
 of `(images, S_B)` batches. Each method's own rule lives in its folder.
 
@@ -32,18 +35,34 @@ from hashzoo.similarity.neighbours import (
     shared_neighbour_sets,
     shared_neighbour_similarity,
 )
+from hashzoo.similarity.semantic import (
+    DistanceThresholds,
+    SemanticSimilarity,
+    combine_signs,
+    distance_thresholds,
+    feature_thresholds,
+    neighbour_similarity,
+    semantic_similarity,
+)
 from hashzoo.similarity.sparse import UNKNOWN, SparseSimilarity
 
 __all__ = [
+    "DistanceThresholds",
+    "SemanticSimilarity",
     "SparseSimilarity",
     "UNKNOWN",
     "check_extractor",
+    "combine_signs",
     "cosine_knn",
+    "distance_thresholds",
     "extract_features",
+    "feature_thresholds",
     "keras_app_features",
     "knn_indicator",
+    "neighbour_similarity",
     "pixel_features",
     "random_conv_features",
+    "semantic_similarity",
     "shared_neighbour_sets",
     "shared_neighbour_similarity",
 ]

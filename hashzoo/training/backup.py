@@ -69,10 +69,10 @@ def save_weights_atomic(model, path, kind="weights"):
     temp = path.parent / io.partial_name(path.name, suffix=".weights.h5")  # Keras wants that ending
     try:
         model.save_weights(str(temp))
-        if io.kill_requested(f"{kind}-half"):
+        if io.kill_is_next(f"{kind}-half"):
             with open(temp, "r+b") as handle:
                 handle.truncate(temp.stat().st_size // 2)
-            io.kill_point(f"{kind}-half")
+        io.kill_point(f"{kind}-half")
         with open(temp, "rb") as handle:
             os.fsync(handle.fileno())
         io.kill_point(f"{kind}-replace")

@@ -281,8 +281,20 @@ def kill_requested(name):
     return spec.partition(":")[0].partition("@")[0] == name
 
 
+def kill_is_next(name):
+    """True when the next `kill_point(name)` call is the one that kills (tests only; see `kill_point`).
+
+    For points that damage a file first (`<kind>-half` truncates its
+    temporary): only the write that is killed may be damaged.
+    """
+    if not kill_requested(name):
+        return False
+    nth = (os.environ.get(KILL_ENV) or "").partition(":")[0].partition("@")[2]
+    return _kill_counts.get(name, 0) + 1 == int(nth or 1)
+
+
 __all__ = [
     "KILL_ENV", "PARTIAL_SUFFIX", "atomic_directory", "atomic_open", "atomic_write_bytes", "atomic_write_json",
     "clean_stale_partials", "clean_stale_temporaries", "host_tag", "is_partial", "is_stale", "kill_point",
-    "kill_requested", "partial_name", "pid_alive", "sha256_file", "writer_tag",
+    "kill_is_next", "kill_requested", "partial_name", "pid_alive", "sha256_file", "writer_tag",
 ]

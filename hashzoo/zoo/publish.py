@@ -254,6 +254,17 @@ def _metadata(repo, entry_builtin):
     return {}
 
 
+def _cell(values, metric):
+    """A table cell; the mAP column falls back to the protocol's own mAP@K (e.g. `0.9824 (@500)`)."""
+    if metric in values:
+        return f"{values[metric]:.4f}"
+    if metric == "mAP@all":
+        at_k = sorted(name for name in values if name.startswith("mAP@"))
+        if at_k:
+            return f"{values[at_k[0]]:.4f} ({at_k[0][3:]})"
+    return "—"
+
+
 def markdown_table(repo=None):
     """The preset table: identity from the registry files, numbers from each preset's `metadata.json`."""
     lines = [
@@ -267,7 +278,7 @@ def markdown_table(repo=None):
             metadata = _metadata(repo, preset.builtin)
             protocol = (metadata.get("protocol") or {}).get("id", "?")
             values = (metadata.get("evaluation") or {}).get("metrics", {})
-            cells = [f"{values[m]:.4f}" if m in values else "—" for m in HEADLINE]
+            cells = [_cell(values, m) for m in HEADLINE]
             where = f"`pretrained/{preset.builtin}`" if preset.builtin else "download"
             size = f" ({preset.weights_bytes / 1e6:.1f} MB)" if preset.weights_bytes else ""
             lines.append(f"| `{name}` | {preset.method} | {preset.bits} | `{protocol}` | " + " | ".join(cells)
