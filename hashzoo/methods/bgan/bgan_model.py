@@ -13,7 +13,6 @@ import numpy as np
 import tensorflow as tf
 
 from hashzoo import distribute, losses
-from hashzoo.data.pipeline import make_similarity_dataset
 from hashzoo.layers import ImagePreprocessing, Preprocessing
 from hashzoo.layers.sign import hard_sign
 from hashzoo.methods.bgan import similarity
@@ -22,6 +21,7 @@ from hashzoo.methods.bgan.encoder import VGG19_PREPROCESSING, Encoder
 from hashzoo.methods.bgan.generator import GAN_SIZES, Generator
 from hashzoo.methods.bgan.schedule import staged_slope
 from hashzoo.models import HashingModel, Prepared
+from hashzoo.models.similarity_data import SimilarityData
 from hashzoo.training.callbacks import SmoothSignSchedule
 from hashzoo.utils.validation import check_choice, check_positive_int
 
@@ -37,7 +37,7 @@ TRACKERS = (
 
 
 @keras.saving.register_keras_serializable(package="hashzoo")
-class BGAN(HashingModel):
+class BGAN(SimilarityData, HashingModel):
     """Unsupervised hashing: an encoder, a generator and a discriminator (docs/bgan.md).
 
     The encoder maps an image to h = tanh(k a), a smooth sign whose slope k
@@ -278,16 +278,6 @@ class BGAN(HashingModel):
         facts.update(feature_extractor=self.feature_extractor, feature_dim=int(features.shape[1]),
                      k1=self.k1, k2=self.k2)
         return Prepared(value=matrix, facts=facts)
-
-    def prepare(self, train_split):
-        """Builds the K-NN similarity matrix of the training split, once per run (`build_similarity`)."""
-        return self.build_similarity(train_split.images, train_split.labels)
-
-    def make_train_dataset(self, images, labels=None, prepared=None, batch_size=32, seed=None):
-        """`(images, S_B)` batches over the training images, S from `prepared` (built here when None)."""
-        if prepared is None:
-            prepared = self.build_similarity(images, labels)
-        return make_similarity_dataset(images, prepared.value, batch_size=batch_size, shuffle=True, seed=seed)
 
     # -- compile --------------------------------------------------------------------
 

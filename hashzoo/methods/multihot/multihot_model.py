@@ -65,12 +65,6 @@ class MultiHotClassifierHasher(HashingModel):
         """Label count from the training data, and the run's seed."""
         return {"num_classes": dataset.num_classes, "seed": seed}
 
-    @classmethod
-    def supported_image_size(cls, image_size, model_kwargs=None):
-        """Any size: the stage backbone pools globally, so images keep their native size."""
-        del model_kwargs
-        return tuple(int(side) for side in image_size)
-
     def __init__(self, code_bits, num_classes, backbone="stages", widths=(32, 64), weights_file=None, seed=0,
                  preprocessing=None, **kwargs):
         super().__init__(code_bits, preprocessing=preprocessing, **kwargs)

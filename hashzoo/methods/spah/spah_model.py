@@ -14,7 +14,6 @@ import numpy as np
 import tensorflow as tf
 
 from hashzoo import distribute
-from hashzoo.data.pipeline import make_similarity_dataset
 from hashzoo.layers import HardSign, ImagePreprocessing, Preprocessing
 from hashzoo.losses.hashing import quantization_loss
 from hashzoo.losses.similarity import NORMALIZATIONS, masked_pairwise_similarity_loss
@@ -26,6 +25,7 @@ from hashzoo.methods.spah import similarity
 from hashzoo.methods.spah.discriminator import JointDiscriminator
 from hashzoo.methods.spah.prior import prior_codes
 from hashzoo.models import HashingModel, Prepared
+from hashzoo.models.similarity_data import SimilarityData
 from hashzoo.training.callbacks import SmoothSignSchedule
 from hashzoo.utils.validation import check_choice, check_positive_int
 
@@ -39,7 +39,7 @@ TRACKERS = (
 
 
 @keras.saving.register_keras_serializable(package="hashzoo")
-class SPAH(HashingModel):
+class SPAH(SimilarityData, HashingModel):
     """Unsupervised hashing: an encoder, a generator and a joint (image, code) discriminator (docs/spah.md).
 
     The encoder E maps an image to u = tanh(k a) (BGAN's smooth-sign
@@ -291,16 +291,6 @@ class SPAH(HashingModel):
                      neighbour_rule=self.neighbour_rule, neighbour_absent=self.neighbour_absent)
         facts.update({"k2": self.k2} if self.neighbour_rule == "shared" else {"tau": self.tau})
         return Prepared(value=matrix, facts=facts)
-
-    def prepare(self, train_split):
-        """Builds S for the training split, once per run (`build_similarity`)."""
-        return self.build_similarity(train_split.images, train_split.labels)
-
-    def make_train_dataset(self, images, labels=None, prepared=None, batch_size=32, seed=None):
-        """`(images, S_B)` batches over the training images, S from `prepared` (built here when None)."""
-        if prepared is None:
-            prepared = self.build_similarity(images, labels)
-        return make_similarity_dataset(images, prepared.value, batch_size=batch_size, shuffle=True, seed=seed)
 
     # -- compile --------------------------------------------------------------------
 
