@@ -37,9 +37,14 @@ setup(
     ],
     extras_require={
         "faiss": ["faiss-cpu>=1.8"],
+        # backend="milvus" (docs/search.md): milvus-lite 3.x dropped binary vectors, and milvus-lite 2.5
+        # imports pkg_resources, which setuptools 81 removed.
+        "milvus": ["pymilvus>=2.5,<3", "milvus-lite>=2.5,<3; sys_platform != 'win32'", "setuptools>=65,<81"],
         "gpu": ["tensorflow[and-cuda]>=2.21"],
         # setuptools and wheel build the wheel that tests/test_wheel.py installs.
-        "dev": ["pytest>=8.0", "pytest-xdist>=3.5", "faiss-cpu>=1.8", "setuptools>=65", "wheel>=0.38"],
+        # The Milvus packages let `make test` compare backend="milvus" with faiss and numpy.
+        "dev": ["pytest>=8.0", "pytest-xdist>=3.5", "faiss-cpu>=1.8", "setuptools>=65,<81", "wheel>=0.38",
+                "pymilvus>=2.5,<3", "milvus-lite>=2.5,<3; sys_platform != 'win32'"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

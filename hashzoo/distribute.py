@@ -1,13 +1,19 @@
 """What every custom `train_step` needs to be correct under `tf.distribute`, and the strategies.
 
 `make_strategy` picks a strategy by name and `is_chief` tells the worker
-that writes outputs (see docs/zoo.md, "Training runs").
+that writes outputs (see docs/zoo.md, "Training runs"). Under
+`MultiWorkerMirroredStrategy`, `check_workers_agree` makes sure every worker
+starts from the same state and `report_lost_worker` turns a lost peer into a
+`WorkerLostError` (docs/distributed.md).
 
 Measured facts (Keras 3.15 / TF 2.21): gradients are summed
 across replicas, so a hand-written loss must be divided by the replica count
 before the gradient; seeded Keras random draws are identical on every replica,
 so noise seeds must fold in the replica id.
 """
+
+import contextlib
+import re
 
 import tensorflow as tf
 
@@ -30,9 +36,16 @@ def make_strategy(name):
     raise ValueError(f"unknown distribution strategy {name!r}; allowed: {list(STRATEGIES)}.")
 
 
-def is_chief(strategy):
-    """True on the worker that writes outputs (worker 0, or any single-worker run)."""
-    resolver = getattr(strategy, "cluster_resolver", None)
+def is_chief(strategy=None):
+    """True on the worker that writes outputs (worker 0, or any single-worker run).
+
+    Without a `strategy`, reads this process's task from `TF_CONFIG` (for
+    tools that print what was written after the strategy is gone).
+    """
+    if strategy is None:
+        resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+    else:
+        resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not resolver.cluster_spec().as_dict():
         return True
     return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
@@ -140,13 +153,121 @@ def gather_replicas(value):
     """
     if num_replicas() == 1:
         return value
-    return tf.distribute.get_replica_context().all_gather(value, axis=0)
+    # `tf.identity` places the value on this replica's device: a step's input tensor (a label batch gathered
+    # as it comes) has no device inside the traced step, and MultiWorkerMirroredStrategy's all_gather then
+    # fails with "destinations can not be empty" (measured: SADH's label step, TF 2.21).
+    return tf.distribute.get_replica_context().all_gather(tf.identity(value), axis=0)
 
 
-def in_multi_worker_mode():
-    """True under a MultiWorkerMirroredStrategy that spans more than one worker."""
-    strategy = tf.distribute.get_strategy()
+def in_multi_worker_mode(strategy=None):
+    """True under a MultiWorkerMirroredStrategy (default: the current one) that spans more than one worker."""
+    strategy = strategy or tf.distribute.get_strategy()
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and strategy.extended._in_multi_worker_mode()
+
+
+def worker_name(strategy):
+    """`"worker 1"` (the task type and index from `TF_CONFIG`), or `"this worker"` outside a cluster."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return "this worker"
+    return f"{resolver.task_type} {resolver.task_id}"
+
+
+def check_workers_agree(strategy, facts, advice=""):
+    """Raises a `ValueError` on every worker when the workers' `facts` differ; a no-op on one worker.
+
+    `facts` is `{name: int}`, the same names on every worker (for example
+    where a resumed run starts). The values are gathered across workers, so
+    the call is itself a collective: every worker must make it at the same
+    point. Workers that started from different states would otherwise issue
+    different collectives and fail later with an unrelated-looking
+    "Collective instance ... expected type" error (docs/distributed.md).
+    """
+    if not in_multi_worker_mode(strategy):
+        return
+    names = sorted(facts)
+    local = tf.constant([[int(facts[name]) for name in names]], tf.int64)
+    rows = strategy.gather(strategy.run(lambda: tf.identity(local)), axis=0).numpy()
+    if (rows == rows[0]).all():
+        return
+    per_worker = max(1, len(rows) // strategy.extended._num_workers)
+    shown = "; ".join(f"worker {index // per_worker}: " + ", ".join(f"{name} {int(v)}" for name, v in zip(names, row))
+                      for index, row in enumerate(rows) if index % per_worker == 0)
+    raise ValueError(f"the workers disagree on where the run starts ({shown}).{advice and ' ' + advice}")
+
+
+class WorkerLostError(RuntimeError):
+    """A peer of a multi-worker run stopped (killed, crashed, its host lost), so this worker cannot go on.
+
+    Attributes:
+        task: the lost task as TensorFlow names it (`/job:worker/replica:0/task:1`), or None when the
+            error text does not say.
+        backup: the backup folder a restart resumes from.
+    """
+
+    def __init__(self, message, task=None, backup=None):
+        super().__init__(message)
+        self.task = task
+        self.backup = backup
+
+
+#: TensorFlow error types a lost peer raises in a collective (the dead peer's socket, its missed heartbeats).
+LOST_PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.DeadlineExceededError)
+_UNHEALTHY = re.compile(r"following tasks are unhealthy[^\n]*:\s*\n\s*(/job:\S+)")
+_REPORTED = re.compile(r"Error reported from (/job:[^\s:]+(?::\d+)?)")
+_REMOTE = re.compile(r"remote target (/job:\S+) while calling")
+_TASK = re.compile(r"/job:(\w+)/(?:replica:\d+/)?task:(\d+)")
+
+
+def lost_task(text):
+    """The task a TensorFlow error text names as lost (`/job:worker/replica:0/task:1`), or None.
+
+    Measured (TF 2.21): a killed worker that was not the coordination leader
+    is named in "The following tasks are unhealthy"; a killed chief (worker
+    0, the leader) in "Connection refused ... from remote target <task>".
+    """
+    for pattern in (_UNHEALTHY, _REPORTED, _REMOTE):
+        match = pattern.search(text)
+        if match:
+            return match.group(1)
+    return None
+
+
+def describe_task(task):
+    """`"worker 1 (/job:worker/replica:0/task:1)"` from a TensorFlow task name; `"a peer worker"` for None."""
+    if not task:
+        return "a peer worker"
+    match = _TASK.search(task)
+    return f"{match.group(1)} {match.group(2)} ({task})" if match else task
+
+
+def is_lost_peer(error):
+    """True when `error` is a collective that failed because a peer is gone (not a programming error)."""
+    text = str(error)
+    return isinstance(error, LOST_PEER_ERRORS) or "unhealthy" in text or "stopped sending heartbeats" in text
+
+
+@contextlib.contextmanager
+def report_lost_worker(strategy, backup, progress=lambda: "the work finished so far"):
+    """Turns a lost peer under a multi-worker `strategy` into a `WorkerLostError`; other errors pass.
+
+    The message names the lost task (parsed from TensorFlow's error text),
+    what the backup folder `backup` holds (`progress()`, read when the error
+    happens) and that restarting every worker with the same command resumes
+    it (docs/distributed.md).
+    """
+    try:
+        yield
+    except tf.errors.OpError as error:
+        if not in_multi_worker_mode(strategy) or not is_lost_peer(error):
+            raise
+        task = lost_task(str(error))
+        raise WorkerLostError(
+            f"{describe_task(task)} stopped, so {worker_name(strategy)} cannot go on (TensorFlow: "
+            f"{type(error).__name__}). The backup folder {backup} holds {progress()}; start every worker again "
+            "with the same command to resume from it (docs/distributed.md).",
+            task=task, backup=backup,
+        ) from error
 
 
 def report(trackers):

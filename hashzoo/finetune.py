@@ -1,13 +1,19 @@
-"""Fine-tuning a preset on new images (docs/zoo.md); `tools/finetune.py` runs it.
+"""Fine-tuning a preset on new images (docs/zoo.md, "Fine-tuning"); `tools/finetune.py` runs it.
 
 The new model is the parent's architecture with, optionally, a new code
-length (`bits`) and the new data's class count. Weights are copied from the
-parent wherever the shape is unchanged ("loaded"); the hash head of a new
-width and a class head of a new class count are fresh layers ("replaced");
-any other weight whose shape depends on bits or classes (a density head's
-class matrix, a generator's label input) starts from its initializer
-("re-initialised"). The preprocessing contract is the parent's: images whose
-size or channels differ from it are an error unless `resize` /
+length (`bits`) and what the method sizes from the new data
+(`data_arguments`: class count, label kind, SADH's number of label sets).
+Weights are copied from the parent wherever the shape is unchanged
+("loaded"); the hash head of a new width (the method's `hash_head_layers()`)
+and a class head of a new class count are fresh layers ("replaced"); any
+other weight whose shape depends on bits or classes (a density head's class
+matrix, a generator's label input) starts from its initializer
+("re-initialised"); what the method's training stages compute from the data
+(`stage_variables()`, SADH's dictionaries) is never copied and the stages
+rebuild it on the new data ("rebuilt"). What a method prepares from the
+training images (BGAN's and SPAH's similarity matrix) is built again by the
+training core's `prepare`. The preprocessing contract is the parent's:
+images whose size or channels differ from it are an error unless `resize` /
 `convert_channels` is passed, and the choice is recorded.
 
 Checkpoints are chosen on the validation split of the new data (validation
@@ -22,9 +28,9 @@ import math
 import pathlib
 
 from hashzoo import data as data_lib
-from hashzoo.layers.hash_head import HashHead
 
-LOADED, REPLACED, REINITIALISED = "loaded", "replaced", "re-initialised"
+LOADED, REPLACED, REINITIALISED, REBUILT = "loaded", "replaced", "re-initialised", "rebuilt"
+STATUSES = (LOADED, REPLACED, REINITIALISED, REBUILT)
 
 
 # -- data ----------------------------------------------------------------------------
@@ -55,8 +61,21 @@ def _describe(shapes):
     return ", ".join(f"{count} of {h}x{w}x{c}" for (h, w, c), count in sorted(shapes.items(), key=lambda kv: -kv[1]))
 
 
-def load_data(source, preprocessing, data_dir=None, resize=False, convert_channels=False):
+def _mosaic_grid(protocol):
+    """Tiles per side of the images a protocol makes (a mosaic protocol: `grid`; any other: 1)."""
+    if protocol is None:
+        return 1
+    mosaic = data_lib.get_protocol(protocol).mosaic
+    return mosaic.grid if mosaic is not None else 1
+
+
+def load_data(source, preprocessing, data_dir=None, resize=False, convert_channels=False, protocol=None):
     """Loads the new images and checks them against the parent's input contract.
+
+    The check is on the images the model will see: under a mosaic protocol
+    (`digits-mosaic`) those are `grid x grid` tiles of the source images, so
+    8x8 digits meet a 16x16 contract without resizing
+    (docs/zoo.md, "Fine-tuning").
 
     Args:
         source: an image folder (one sub-folder per class), a CIFAR-10
@@ -67,6 +86,8 @@ def load_data(source, preprocessing, data_dir=None, resize=False, convert_channe
             contract's size).
         convert_channels: allow grey images for an RGB contract or the
             reverse (they are converted).
+        protocol: the protocol (or its id) that will split the data; None
+            checks the source images as they are.
 
     Returns:
         `(dataset, input_record)`: an `ImageDataset` and a dict recording the
@@ -74,6 +95,7 @@ def load_data(source, preprocessing, data_dir=None, resize=False, convert_channe
     """
     height, width = preprocessing.image_size
     channels = preprocessing.channels
+    grid = _mosaic_grid(protocol)
     text = str(source)
     path = pathlib.Path(text).expanduser()
     from hashzoo.data import cifar10
@@ -81,29 +103,30 @@ def load_data(source, preprocessing, data_dir=None, resize=False, convert_channe
     is_folder = path.is_dir() and not cifar10.is_cifar10_folder(path)
     if is_folder:
         shapes = _folder_shapes(path)
-        native = sorted(shapes)
     else:
         kwargs = {"data_dir": data_dir} if text.startswith("tfds:") else {}
         dataset = data_lib.load(text, **kwargs)
         shapes = {tuple(int(v) for v in dataset.images.shape[1:]): len(dataset)}
-        native = sorted(shapes)
-    wrong_channels = sorted({c for (_, _, c) in native if c != channels})
-    wrong_size = sorted({(h, w) for (h, w, _) in native if (h, w) != (height, width)})
+    native = sorted(shapes)
+    seen = {(h * grid, w * grid, c): count for (h, w, c), count in shapes.items()}
+    wrong_channels = sorted({c for (_, _, c) in seen if c != channels})
+    wrong_size = sorted({(h, w) for (h, w, _) in seen if (h, w) != (height, width)})
     contract = f"{height}x{width}x{channels}"
+    what = f"images in {text}" if grid == 1 else f"{grid}x{grid} mosaics of the images in {text}"
     if wrong_channels and not convert_channels:
         raise ValueError(
-            f"images in {text} have {wrong_channels[0]} channel(s) ({_describe(shapes)}), but the preset's input "
+            f"{what} have {wrong_channels[0]} channel(s) ({_describe(seen)}), but the preset's input "
             f"contract is {contract} ({'grey' if channels == 1 else 'RGB'}). Pass --convert_channels to convert "
             "them (recorded in the metadata), or fine-tune a preset made for such images."
         )
     if wrong_size and not resize:
         raise ValueError(
-            f"images in {text} are {wrong_size[0][0]}x{wrong_size[0][1]} ({_describe(shapes)}), but the preset's "
+            f"{what} are {wrong_size[0][0]}x{wrong_size[0][1]} ({_describe(seen)}), but the preset's "
             f"input contract is {contract}. Pass --resize to resize them to {height}x{width} "
             f"({preprocessing.resize}; recorded in the metadata)."
         )
     if is_folder:
-        dataset = data_lib.load_image_folder(path, image_size=(height, width), channels=channels)
+        dataset = data_lib.load_image_folder(path, image_size=(height // grid, width // grid), channels=channels)
     record = {
         "source": text,
         "native_shapes": [list(shape) for shape in native],
@@ -113,13 +136,16 @@ def load_data(source, preprocessing, data_dir=None, resize=False, convert_channe
         "adapted_by": ("folder loader (Pillow bilinear)" if is_folder else "model preprocessing")
         if (wrong_size or wrong_channels) else None,
     }
+    if grid > 1:
+        record["mosaic_grid"] = grid
     return dataset, record
 
 
 # -- weights -------------------------------------------------------------------------
 
 
-def _layer_of(variable_path):
+def layer_of(variable_path):
+    """The layer a weight belongs to, as the summary names it: its path without the variable name."""
     return variable_path.rsplit("/", 1)[0] if "/" in variable_path else variable_path
 
 
@@ -127,9 +153,12 @@ def transfer_weights(parent, child):
     """Copies the parent's weights into `child`, layer by layer, where shapes match.
 
     Weights are matched by position (both models come from the same config,
-    so they list their weights in the same order). A layer with any weight
-    of a new shape keeps all of its fresh initial values: it is "replaced"
-    when it is the hash head or a class head (output width = the class
+    so they list their weights in the same order) and grouped into layers by
+    their path. A layer whose weights all come from the training stages
+    (`child.stage_variables()`) is not copied: it is "rebuilt" when the
+    stages run on the new data. A layer with any weight of a new shape keeps
+    all of its fresh initial values: it is "replaced" when it is a hash head
+    (`child.hash_head_layers()`) or a class head (output width = the class
     count), "re-initialised" otherwise. Every other layer is "loaded".
 
     Returns:
@@ -141,40 +170,45 @@ def transfer_weights(parent, child):
             f"cannot transfer weights: the parent has {len(parent.weights)} weights and the new model "
             f"{len(child.weights)}; the architecture changed beyond bits and classes."
         )
-    hash_ids = {
-        id(variable) for layer in child._flatten_layers() if isinstance(layer, HashHead) for variable in layer.weights
-    }
-    class_count = getattr(child, "num_classes", None)
+    hash_ids = {id(variable) for layer in child.hash_head_layers() for variable in layer.weights}
+    stage_ids = {id(variable) for variable in child.stage_variables()}
     layers = {}
     for old, new in zip(parent.weights, child.weights):
-        row = layers.setdefault(_layer_of(old.path), {"pairs": [], "hash": False})
-        row["pairs"].append((old, new))
-        row["hash"] = row["hash"] or id(new) in hash_ids
-    rows = []
-    for name, row in layers.items():
-        old_shapes = [tuple(old.shape) for old, _ in row["pairs"]]
-        new_shapes = [tuple(new.shape) for _, new in row["pairs"]]
-        if old_shapes == new_shapes:
-            for old, new in row["pairs"]:
+        layers.setdefault(layer_of(old.path), []).append((old, new))
+    return [_transfer_layer(name, pairs, hash_ids, stage_ids, getattr(child, "num_classes", None))
+            for name, pairs in layers.items()]
+
+
+def _transfer_layer(name, pairs, hash_ids, stage_ids, class_count):
+    """Copies one layer's weights when nothing about it changed; returns its summary row."""
+    old_shapes = [tuple(old.shape) for old, _ in pairs]
+    new_shapes = [tuple(new.shape) for _, new in pairs]
+    if all(id(new) in stage_ids for _, new in pairs):
+        status = REBUILT
+    elif old_shapes == new_shapes:
+        for old, new in pairs:
+            if id(new) not in stage_ids:
                 new.assign(old)
-            status = LOADED
-        elif row["hash"] or (class_count is not None and len(new_shapes[0]) == 2 and new_shapes[0][-1] == class_count):
-            status = REPLACED
-        else:
-            status = REINITIALISED
-        rows.append((name, status, old_shapes, new_shapes))
-    return rows
+        status = LOADED
+    elif any(id(new) in hash_ids for _, new in pairs) or (
+            class_count is not None and len(new_shapes[0]) == 2 and new_shapes[0][-1] == class_count):
+        status = REPLACED
+    else:
+        status = REINITIALISED
+    return name, status, old_shapes, new_shapes
 
 
 def format_summary(rows):
+    """The layer table of `transfer_weights` rows and a count per status ("rebuilt" only when there is one)."""
     width = max(len(name) for name, *_ in rows)
     lines = [f"{'layer':<{width}}  {'status':<15} shapes"]
     for name, status, old, new in rows:
         shapes = " ".join(str(list(s)) for s in new)
-        if status != LOADED:
+        if old != new:
             shapes = " ".join(str(list(s)) for s in old) + " -> " + shapes
         lines.append(f"{name:<{width}}  {status:<15} {shapes}")
-    counts = {status: sum(1 for row in rows if row[1] == status) for status in (LOADED, REPLACED, REINITIALISED)}
+    counts = {status: sum(1 for row in rows if row[1] == status) for status in STATUSES}
+    counts = {status: count for status, count in counts.items() if count or status != REBUILT}
     lines.append(", ".join(f"{count} {status}" for status, count in counts.items()) + " layers")
     return "\n".join(lines)
 
@@ -286,8 +320,8 @@ def finetune(preset, data, out, *, bits=None, epochs=1, steps_per_epoch=None, ba
     parent = hashzoo.load(preset)
     card = parent.card
     parent_name = card.get("preset") or card.get("name") or str(preset)
-    dataset, input_record = load_data(data, parent.preprocessing, data_dir, resize, convert_channels)
     protocol = data_lib.get_protocol(protocol)
+    dataset, input_record = load_data(data, parent.preprocessing, data_dir, resize, convert_channels, protocol)
     optimizers = optimizer_recipe(card, learning_rate)
     made = {}
 
@@ -323,8 +357,10 @@ def finetune(preset, data, out, *, bits=None, epochs=1, steps_per_epoch=None, ba
             },
         }
 
-    # The method's schedules (BGAN's slope) are not re-run: a fine-tune continues from the parent's
-    # saved state. What the method prepares from data (BGAN's similarity matrix) is rebuilt on the new data.
+    # The method's schedules (BGAN's and SPAH's slope) are not re-run: a fine-tune continues from the
+    # parent's saved state. What the method computes from the data is rebuilt on the new data by the core:
+    # `prepare` (BGAN's and SPAH's similarity matrix) and `training_stages` (SADH's label network and
+    # dictionaries, for the new label set). docs/zoo.md, "Fine-tuning".
     fingerprint = {
         "parent": {"name": parent_name, "weights_sha256": card.get("weights_sha256") or weights_digest(parent)},
         "bits": int(bits) if bits is not None else parent.code_bits,
@@ -339,6 +375,7 @@ def finetune(preset, data, out, *, bits=None, epochs=1, steps_per_epoch=None, ba
 
 
 __all__ = [
-    "LOADED", "REINITIALISED", "REPLACED", "check_learning_rate", "child_overrides", "finetune", "format_summary",
-    "load_data", "optimizer_recipe", "transfer_weights", "weights_digest",
+    "LOADED", "REBUILT", "REINITIALISED", "REPLACED", "STATUSES", "check_learning_rate", "child_overrides",
+    "finetune", "format_summary", "layer_of", "load_data", "optimizer_recipe", "transfer_weights",
+    "weights_digest",
 ]

@@ -59,6 +59,15 @@ def _label_text(label):
     return text + ("…" if len(positives) > 3 else "")
 
 
+def _caption(rank, query_label, neighbour_label, mark):
+    """A neighbour's caption: rank, labels and mark; multi-label rows add the labels it shares with the query."""
+    caption = f"{rank + 1}: {_label_text(neighbour_label)} {mark}"
+    if np.ndim(query_label) == 1:
+        shared = (np.asarray(query_label) != 0) & (np.asarray(neighbour_label) != 0)
+        caption += f"\nshared: {_label_text(shared)}"
+    return caption
+
+
 def _check_grid_labels(query_labels, neighbour_labels, relevant, num_queries, num_neighbours):
     """Validates the labels and returns the `[Q, K]` bool relevance mask."""
     query_labels = np.asarray(query_labels)
@@ -121,7 +130,8 @@ def plot_retrieval_grid(
 
     Relevant neighbours get a thin green frame and a ✓; wrong ones a thick red
     frame and a ✗. Each query is captioned with its precision over the
-    neighbours shown (P@K).
+    neighbours shown (P@K); with multi-hot labels each neighbour's caption also
+    lists the labels it shares with its query, which is what makes it relevant.
 
     Args:
         query_images: uint8 `[Q, H, W, C]`, C 1 (shown in grey) or 3 (RGB);
@@ -185,8 +195,7 @@ def plot_retrieval_grid(
             colour = _RELEVANT_COLOUR if good else _WRONG_COLOUR
             axis = figure.add_subplot(grid[row, rank + 1])
             _show(axis, neighbour_images[row, rank], colour, 1.5 if good else 3.5)
-            mark = "✓" if good else "✗"
-            caption = f"{rank + 1}: {_label_text(neighbour_labels[row, rank])} {mark}"
+            caption = _caption(rank, query_labels[row], neighbour_labels[row, rank], "✓" if good else "✗")
             axis.set_title(
                 caption, fontsize=8, color=colour, fontweight="normal" if good else "bold"
             )

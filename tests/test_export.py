@@ -1,5 +1,6 @@
 """SavedModel export for TF Serving: layout, versions, both signatures, the CLIs."""
 
+import functools
 import json
 import os
 import pathlib
@@ -15,6 +16,8 @@ import tensorflow as tf
 import hashzoo
 from hashzoo import codes as codes_lib
 from hashzoo import data, export
+from hashzoo.zoo import registry
+from tests.helpers import images_away_from_zero
 from tests.toy_hasher import ToyHasher
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -30,10 +33,9 @@ def model():
 def images(model):
     """Digits query images whose code values all stay away from 0 (exact comparisons)."""
     query, _, _ = data.get_protocol("digits").apply(data.load_digits())
-    z = np.asarray(model.predict(query.images.astype("float32"), verbose=0))
-    keep = np.flatnonzero(np.min(np.abs(z), axis=1) > 1e-3)[:24]
-    assert len(keep) >= 16
-    return query.images[keep]
+    kept = images_away_from_zero(model, query.images, count=24, margin=1e-3)
+    assert len(kept) >= 16
+    return kept
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +107,40 @@ def test_image_bytes_reads_colour_bmp_and_gif_for_a_grey_model(model, exported, 
             files.append(buffer.getvalue())
         out = signature(image_bytes=tf.constant(files))
         np.testing.assert_array_equal(out["codes"].numpy(), model.encode(images), err_msg=file_format)
+
+
+def shipped_preset_params():
+    """Every shipped preset; the first (by name) of each method and dataset runs by default.
+
+    The others differ from it only in code length (the same serving graph
+    with a narrower or wider head), so they run with --run-slow.
+    """
+    names = registry.list_presets(with_weights=True)
+    first = {}
+    for name in names:
+        parsed = registry.parse_name(name)
+        first.setdefault((parsed.method, parsed.dataset), name)
+    return [pytest.param(name, marks=() if name in first.values() else pytest.mark.slow) for name in names]
+
+
+@functools.lru_cache(maxsize=None)
+def protocol_queries(source, protocol_id):
+    """The query images of `protocol_id` on data `source` (loaded once per test process)."""
+    query, _, _ = data.get_protocol(protocol_id).apply(data.load(source))
+    return query.images
+
+
+@pytest.mark.parametrize("name", shipped_preset_params())
+def test_every_shipped_preset_serves_the_codes_of_encode(name, tmp_path):
+    """Both signatures give `encode`'s codes on the preset's own query images (PNG files for `image_bytes`)."""
+    model = hashzoo.load(name)
+    card = model.card
+    if card["data"] == "cifar10-subset" and not data.cifar10_subset_dir().is_dir():
+        pytest.skip(f"the CIFAR-10 developer subset is not at {data.cifar10_subset_dir()}")
+    images = images_away_from_zero(model, protocol_queries(card["data"], card["protocol"]["id"])[:64])
+    assert len(images) >= 8, f"{name}: too few query images with codes away from 0 to compare"
+    report = export.check_export(model, model.export_serving(tmp_path / name), images)
+    assert report["codes_mismatch"] == report["packed_mismatch"] == report["bytes_codes_mismatch"] == 0, report
 
 
 def test_codes_are_thresholded_at_zero_never_signed():

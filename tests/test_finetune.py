@@ -17,6 +17,7 @@ from hashzoo.zoo import presets
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 PARENT = "coophash-digits-32"
+SADH_PARENT = "sadh-digits_mosaic-32"  # 16x16 mosaics, 10 classes, multi-label
 
 
 def write_folder(root, per_class, classes=range(10), size=None, mode="L"):
@@ -104,6 +105,42 @@ def test_new_bits_and_classes_replace_heads_and_keep_the_trunk(tmp_path):
     card = hashzoo.load(tmp_path / "ft16").card
     assert card["code_bits"] == 16 and card["parent"]["code_bits"] == 32
     assert {row["layer"]: row["status"] for row in card["layers"]}["hash/projection"] == "replaced"
+
+
+def test_sadh_learns_its_label_network_and_dictionaries_again_for_a_new_label_set(tmp_path):
+    # Multi-label mosaics of 10 classes -> single digits of 5 classes: new class count, label kind and
+    # label sets. The image trunk is kept; the heads are new; both stages run again on the new labels.
+    five = write_folder(tmp_path / "five", per_class=12, classes=range(5))
+    parent = hashzoo.load(SADH_PARENT)
+    model, result, _, rows = finetune.finetune(SADH_PARENT, five, tmp_path / "ft", bits=16, epochs=1,
+                                               steps_per_epoch=2, batch_size=16, resize=True, verbose=0)
+    statuses = {name: status for name, status, _, _ in rows}
+    status = lambda variable: statuses[finetune.layer_of(variable.path)]  # noqa: E731
+    assert status(model.dictionary_labels) == finetune.REBUILT
+    for head in model.hash_head_layers():  # ImgNet's and LabNet's code heads, 32 -> 16 bits
+        assert status(head.kernel) == finetune.REPLACED
+    for head in (model.image_net.classifier, model.label_net.class_head):  # 10 -> 5 classes
+        assert status(head.kernel) == finetune.REPLACED
+    trunk = {finetune.layer_of(weight.path) for weight in model.image_net.backbone.weights}
+    assert trunk and {statuses[name] for name in trunk} == {finetune.LOADED}
+    assert (model.num_classes, model.multi_label, model.dictionary_size, model.code_bits) == (5, False, 5, 16)
+    np.testing.assert_array_equal(np.asarray(model.dictionary_labels), np.eye(5)[::-1])  # sorted label sets
+    assert model.dictionaries_built and result.bits == 16
+    card = hashzoo.load(tmp_path / "ft").card
+    assert [(stage["name"], stage["skipped"]) for stage in card["stages"]] == [("label_net", False),
+                                                                                ("dictionaries", False)]
+    assert card["stages"][1]["facts"]["dictionary_size"] == 5
+    assert card["parent"] == {"name": SADH_PARENT, "weights_sha256": parent.card["weights_sha256"],
+                              "source": parent.card["source"], "code_bits": 32}
+    assert "rebuilt" in finetune.format_summary(rows).splitlines()[-1]
+
+
+def test_a_mosaic_protocol_checks_the_mosaic_size_against_the_contract():
+    contract = hashzoo.load(SADH_PARENT, weights=False).preprocessing  # 16x16x1 mosaics of 8x8 digits
+    dataset, record = finetune.load_data("digits", contract, protocol="digits-mosaic")
+    assert record["resized"] is False and record["mosaic_grid"] == 2 and record["native_shapes"] == [[8, 8, 1]]
+    with pytest.raises(ValueError, match="images in digits are 8x8.*contract is 16x16x1. Pass --resize"):
+        finetune.load_data("digits", contract, protocol="digits")
 
 
 @pytest.mark.parametrize(

@@ -148,7 +148,8 @@ def test_demo_cli_prints_the_table_and_writes_both_pictures(tmp_path):
     assert "protocol digits-mosaic" in proc.stdout  # the multi-label preset is searched on its own protocol
     from PIL import Image
 
-    for name in ("retrieval.png", "pr_curve.png"):
+    # Every preset gets a retrieval grid (the mosaic one captions shared labels); one PR plot per protocol.
+    for name in ("retrieval.png", "pr_curve.png", "pr_curve_digits-mosaic.png", "preset_sadh-digits_mosaic-32.png"):
         with Image.open(tmp_path / name) as image:
             assert image.format == "PNG" and min(image.size) > 200
 

@@ -135,3 +135,10 @@ def test_pr_curves_reject_bad_input(tmp_path, curves, match):
     with pytest.raises(ValueError, match=match):
         viz.plot_pr_curves(curves, tmp_path / "bad.png")
     assert not os.path.exists(tmp_path / "bad.png")
+
+
+def test_multi_label_captions_name_the_shared_labels():
+    query = np.array([1, 0, 1, 1], bool)
+    assert viz._caption(0, query, np.array([1, 1, 0, 1], bool), "✓") == "1: 0,1,3 ✓\nshared: 0,3"
+    assert viz._caption(4, query, np.array([0, 1, 0, 0], bool), "✗") == "5: 1 ✗\nshared: -"
+    assert viz._caption(2, np.int64(7), np.int64(7), "✓") == "3: 7 ✓"  # class ids: no shared line

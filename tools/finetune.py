@@ -3,11 +3,17 @@
     python tools/finetune.py --preset coophash-digits-32 --data my_images/ --epochs 2 --out runs/my-32
     python tools/finetune.py --preset coophash-cifar10-64 --data cifar-10-batches-py --bits 32 \\
         --steps_per_epoch 50 --out runs/coophash-mycifar-32
+    python tools/finetune.py --preset sadh-digits_mosaic-32 --data digits --protocol digits --resize \\
+        --epochs 3 --out runs/sadh-digits-32
 
 `--data` is an image folder with one sub-folder per class (PNG/JPEG), a
-CIFAR-10 python-pickle folder, or `tfds:<name>` with `--data_dir`. The
-trunk keeps the preset's weights; `--bits` puts a new hash head on it; a new
-class count replaces the class head. The preset's preprocessing contract is
+CIFAR-10 python-pickle folder, or `tfds:<name>` with `--data_dir`. Every
+method that publishes presets fine-tunes. The trunk keeps the preset's
+weights; `--bits` puts a new hash head on it; a new class count replaces the
+class head. What the method computes from its training data is built again on
+the new data: BGAN's and SPAH's similarity matrix, SADH's label network and
+dictionaries (for the new label set: another class count, single-label data
+for a multi-label preset); see docs/zoo.md, "Fine-tuning". The preset's preprocessing contract is
 kept: images of another size or channel count are refused unless `--resize`
 / `--convert_channels` is passed (recorded in the metadata). The new data is
 split by `--protocol` (default `folder`: 5 queries per class, the rest is the

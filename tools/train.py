@@ -20,7 +20,11 @@ start over, or rerun the original command to resume. `--overwrite` replaces
 Exit status 0 means written. 2 is an error and nothing was written (a bad
 flag, config or data, or a non-finite loss before any epoch finished). 3
 means a non-finite loss stopped training and the preset holds the best
-finished epoch; its metadata's `stopped` says where.
+finished epoch; its metadata's `stopped` says where. 4 (`--distribute
+multiworker`) means a peer worker stopped: the `error:` line names it,
+nothing was written, `<out>.backup/` holds the last finished epoch, and
+starting every worker again with the same command resumes from it
+(docs/distributed.md).
 """
 
 import os
@@ -84,7 +88,8 @@ def parse_image_size(text):
 def main(argv):
     del argv
     from hashzoo import training
-    from hashzoo.training.core import EXIT_ERROR, report
+    from hashzoo.distribute import WorkerLostError, is_chief
+    from hashzoo.training.core import EXIT_ERROR, EXIT_WORKER_LOST, report
 
     F = flags.FLAGS
     command = "python " + " ".join(sys.argv)
@@ -103,11 +108,17 @@ def main(argv):
             config, F.out, data=F.data, strategy=F.distribute, verbose=F.verbose, overwrite=F.overwrite,
             command=command,
         )
+    except WorkerLostError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_WORKER_LOST
     except (ValueError, OSError, training.NonFiniteLossError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
     print(result.format_table())
-    print(f"wrote {F.out}  (load it with hashzoo.load({F.out!r}))")
+    if is_chief():
+        print(f"wrote {F.out}  (load it with hashzoo.load({F.out!r}))")
+    else:
+        print(f"done; worker 0 wrote {F.out}")
     return report(model.card)
 
 

@@ -7,56 +7,47 @@ the one SSDH's code uses).
 
 The CPU settings copy `bgan_cifar10` (docs/bgan.md gives their measurements)
 so that SPAH and BGAN compare on equal networks and budget: width 0.5, G and
-D at 16x16, no encoder dropout, batch 40, 12 epochs, and S built from the
-frozen random-conv features (`random_conv`). S and the optimizers are those
-of `spah_digits` (docs/spah.md, "Configs"), not tuned on CIFAR. `pixels`
-builds S from pixel features; `three_valued` uses the overlap neighbour rule
-with unknown other pairs.
+D at 16x16, 12 epochs, and S built from the frozen random-conv features
+(`random_conv`). Everything else (S's rules, the optimizers, no encoder
+dropout, batch 40) is read from `spah_digits.py` (docs/spah.md, "Configs"),
+not tuned on CIFAR. `pixels` builds S from pixel features; `three_valued`
+uses the overlap neighbour rule with unknown other pairs.
 """
 
-from hashzoo.training.config import TrainConfig
+import pathlib
+
+from hashzoo.training.config import load_config
 from hashzoo.training.variants import select_variant
 
-MODEL = dict(
-    architecture="standard",
-    width=0.5,
-    gan_size=16,
-    dropout=0.0,
-    feature_extractor="random_conv",
-    k=20,
-    k2=30,
-    neighbour_rule="shared",
-    neighbour_absent="dissimilar",
-    combine="union",
-)
-# The reconstruction's own S (docs/spah.md, "The semantic similarity matrix"): the overlap neighbour
-# rule, whose other pairs are unknown, so only the feature rule's far tail is -1.
-THREE_VALUED = dict(MODEL, neighbour_rule="overlap", neighbour_absent="unknown", tau=0.5)
+DIGITS_CONFIG = pathlib.Path(__file__).with_name("spah_digits.py")
+# What CIFAR changes in spah_digits' settings: bgan_cifar10's network size and S from random-conv features.
+CIFAR_MODEL = dict(width=0.5, gan_size=16, feature_extractor="random_conv")
 
-ADAM = {"class_name": "Adam", "config": {"learning_rate": 3e-3, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1.0}}
-GAN_ADAM = {"class_name": "Adam", "config": {"learning_rate": 2e-4, "beta_1": 0.5, "beta_2": 0.999}}
-OPTIMIZERS = dict(encoder_optimizer=ADAM, generator_optimizer=GAN_ADAM, discriminator_optimizer=GAN_ADAM)
+
+def _on_cifar(config, description, **model):
+    """`config` (a spah_digits variant) moved to the CIFAR-10 subset with bgan_cifar10's budget."""
+    return config.replace(
+        data="cifar10-subset", protocol="cifar10-subset", epochs=12, model=dict(config.model, **model),
+        description=description,
+    )
 
 
 def get_config(variant="default"):
-    default = TrainConfig(
-        method="spah", data="cifar10-subset", protocol="cifar10-subset", bits=32, epochs=12, batch_size=40,
-        model=MODEL, optimizers=OPTIMIZERS, seed=0,
-        description="SPAH (hashzoo reconstruction), from scratch on the 6,102-image CIFAR-10 subset "
-                    "(cifar10-subset protocol).",
+    digits = {name: load_config(f"{DIGITS_CONFIG}:{name}") for name in ("default", "three_valued", "smoke")}
+    default = _on_cifar(
+        digits["default"], "SPAH (hashzoo reconstruction), from scratch on the 6,102-image CIFAR-10 subset "
+        "(cifar10-subset protocol).", **CIFAR_MODEL,
     )
     pixels = default.replace(
-        model=dict(MODEL, feature_extractor="pixels"),
+        model=dict(default.model, feature_extractor="pixels"),
         description="SPAH on the CIFAR-10 subset with S from pixel features.",
     )
-    three_valued = default.replace(
-        model=THREE_VALUED,
-        description="SPAH on the CIFAR-10 subset with the three-valued S (overlap neighbour rule, unknown pairs).",
+    three_valued = _on_cifar(
+        digits["three_valued"],
+        "SPAH on the CIFAR-10 subset with the three-valued S (overlap neighbour rule, unknown pairs).", **CIFAR_MODEL,
     )
-    smoke = default.replace(
-        epochs=1, batch_size=16, bits=16,
-        model=dict(MODEL, architecture="smoke", gan_size=8, k=5, k2=8, feature_extractor="pixels"),
-        description="SPAH smoke run on CIFAR-10 (tests).",
-    )
+    smoke = _on_cifar(
+        digits["smoke"], "SPAH smoke run on CIFAR-10 (tests).", width=0.5, gan_size=8, feature_extractor="pixels",
+    ).replace(epochs=1, bits=16)
     return select_variant({"default": default, "pixels": pixels, "three_valued": three_valued, "smoke": smoke},
                           variant)

@@ -1,4 +1,6 @@
-"""Exact Hamming search over binary codes: `HammingIndex`.
+"""Hamming search over binary codes: exact `HammingIndex`, `ApproximateHammingIndex`, `measure_recall`.
+
+See docs/search.md, "Backends" and "Exact and approximate".
 
 Results come in (distance, id) order, so equal distances are broken by
 insertion order the same way as the metrics' stable tie rule, and the faiss
@@ -19,6 +21,33 @@ Example:
 True
 """
 
+from hashzoo.index.approximate import KINDS as APPROXIMATE_KINDS
+from hashzoo.index.approximate import ApproximateHammingIndex
 from hashzoo.index.hamming_index import BACKENDS, HammingIndex
+from hashzoo.index.milvus_store import milvus_available
+from hashzoo.index.recall import measure_recall, recall_from_results
 
-__all__ = ["BACKENDS", "HammingIndex"]
+#: Values of `make_index(kind=...)`: "exact" and the approximate kinds.
+INDEX_KINDS = ("exact",) + APPROXIMATE_KINDS
+
+
+def make_index(bits, kind="exact", **options):
+    """An index chosen by one parameter: `"exact"` (`HammingIndex`) or `"ivf"` / `"hnsw"` / `"milvus-ivf"`.
+
+    `options` go to the class (`backend`, `uri` for exact; `nlist`, `nprobe`,
+    `ef_search`, ... for approximate). Only "exact" answers exactly.
+
+    >>> make_index(16).exact, make_index(16, "hnsw").exact
+    (True, False)
+    """
+    if kind == "exact":
+        return HammingIndex(bits, **options)
+    if kind not in APPROXIMATE_KINDS:
+        raise ValueError(f"`kind` must be one of {list(INDEX_KINDS)}, got {kind!r}.")
+    return ApproximateHammingIndex(bits, kind=kind, **options)
+
+
+__all__ = [
+    "APPROXIMATE_KINDS", "ApproximateHammingIndex", "BACKENDS", "HammingIndex", "INDEX_KINDS", "make_index",
+    "measure_recall", "milvus_available", "recall_from_results",
+]

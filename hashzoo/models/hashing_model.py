@@ -268,6 +268,28 @@ class HashingModel(keras.Model):
         del epochs
         return []
 
+    # -- fine-tuning hooks (called by `hashzoo.finetune`; docs/zoo.md, "Fine-tuning") --
+
+    def hash_head_layers(self):
+        """The layers whose output width is the code length; fine-tuning with new bits replaces them.
+
+        The default finds every `HashHead`. A method whose code head is
+        another layer (SADH's tanh dense layers) returns its own, so the
+        fine-tuning summary calls them "replaced", not "re-initialised".
+        """
+        from hashzoo.layers.hash_head import HashHead
+
+        return [layer for layer in self._flatten_layers() if isinstance(layer, HashHead)]
+
+    def stage_variables(self):
+        """Variables that `training_stages()` compute from the training split (default: none).
+
+        Fine-tuning never copies them from the parent: the stages run again
+        on the new data and rebuild them (SADH's dictionaries, whose rows are
+        the new training split's label sets).
+        """
+        return []
+
     # -- serialization ---------------------------------------------------------
 
     def get_config(self):

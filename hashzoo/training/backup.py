@@ -31,6 +31,7 @@ after the preset folder is written (docs/zoo.md, "Training runs").
 """
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -410,6 +411,52 @@ class RunBackup:
     def remove(self):
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(self.folder)
+
+    def progress(self):
+        """`{"fingerprint", "stages", "epoch", "fit_done"}` as ints: where a run started on this folder begins.
+
+        `fingerprint` is a 60-bit digest of the run's fingerprint, `stages`
+        the completed stages, `epoch` the main fit's newest checkpoint (0:
+        none), `fit_done` 1 once the fit ended. Nothing is loaded. Workers of
+        a multi-worker run compare it before training
+        (`hashzoo.distribute.check_workers_agree`).
+        """
+        state = _read_state(self.path(FIT_CHECKPOINT), self.folder) if self.exists else None
+        text = json.dumps(self.fingerprint, sort_keys=True)
+        return {
+            "fingerprint": int(hashlib.sha256(text.encode()).hexdigest()[:15], 16),
+            "stages": len(self.completed_stages()) if self.exists else 0,
+            "epoch": int(((state or {}).get("latest") or {}).get("epoch", 0)),
+            "fit_done": int(self.exists and self.fit_record() is not None),
+        }
+
+    def describe(self):
+        """What the folder holds, for messages: `"the last finished epoch, epoch 2"` and the like."""
+        try:
+            progress = self.progress()
+        except (OSError, ValueError) as error:
+            return f"records that cannot be read ({error})"
+        if progress["fit_done"]:
+            return "the finished fit (only evaluation and writing the preset are left)"
+        if progress["epoch"]:
+            return f"the last finished epoch, epoch {progress['epoch']}"
+        if progress["stages"]:
+            return f"{progress['stages']} finished stage(s) and no finished epoch yet"
+        return "no finished epoch yet (a restart begins at epoch 1)"
+
+    def copy_from(self, source):
+        """Replaces this folder with a copy of the backup folder `source` (its temporaries left out).
+
+        A worker that is not the chief trains with a private copy of the
+        chief's backup folder, so it resumes from the same state as the
+        chief while only the chief writes the shared folder
+        (docs/distributed.md). A missing `source` leaves this folder empty.
+        """
+        self.remove()
+        source = pathlib.Path(source)
+        if source.is_dir():
+            shutil.copytree(source, self.folder, ignore=lambda _, names: [n for n in names if io.is_partial(n)])
+        return self
 
     def clean(self):
         """Removes temporaries left by killed writers in the folder and its checkpoint folders."""

@@ -135,6 +135,9 @@ class RunOutcome:
 #: Exit statuses of `tools/train.py` and `tools/finetune.py`: written; an error (nothing written); a
 #: non-finite loss stopped training and the preset was written from the best finished epoch.
 EXIT_OK, EXIT_ERROR, EXIT_STOPPED = 0, 2, 3
+#: Exit status of `tools/train.py` when a peer of a multi-worker run stopped: nothing written, the
+#: backup folder holds the last finished epoch, and restarting every worker resumes (docs/distributed.md).
+EXIT_WORKER_LOST = 4
 
 
 def report(card, out=sys.stdout, err=sys.stderr):
@@ -418,8 +421,10 @@ def run_training(build, dataset, protocol, out_dir, options, *, method_class, op
             fit: the caller's fields (method, config, parent, ...), merged over
             the core's.
         strategy: a `tf.distribute.Strategy` (default: the current one).
-            Under a multi-worker strategy only the chief writes `out_dir`;
-            the others write to temporary folders that are removed.
+            Under a multi-worker strategy only the chief writes `out_dir` and
+            its backup folder; the others start from a copy of that backup
+            folder and write to temporary folders that are removed
+            (docs/distributed.md).
         fingerprint: JSON-ready dict of what identifies the caller's run
             beyond the data and the options (see `run_fingerprint`); a
             backup folder of a run with another fingerprint is refused.
@@ -435,11 +440,40 @@ def run_training(build, dataset, protocol, out_dir, options, *, method_class, op
         NonFiniteLossError: a non-finite loss before any epoch finished
             (nothing is written). Later ones stop the fit and the run goes
             on from the best finished epoch (`RunOutcome.stopped`).
+        hashzoo.distribute.WorkerLostError: a peer of a multi-worker run
+            stopped; restarting every worker with the same command resumes
+            from the backup folder.
     """
     strategy = strategy or tf.distribute.get_strategy()
-    chief = distribute.is_chief(strategy)
-    out_dir = pathlib.Path(out_dir) if chief else pathlib.Path(tempfile.mkdtemp(prefix="hashzoo-worker-")) / "preset"
     check_output_folder(out_dir, options.overwrite)
+    shared = RunBackup(backup_folder(out_dir))
+    arguments = dict(options=options, method_class=method_class, optimizers=optimizers, data_name=data_name,
+                     metadata=metadata, strategy=strategy, fingerprint=fingerprint)
+    with distribute.report_lost_worker(strategy, shared.folder, shared.describe):
+        if distribute.is_chief(strategy):
+            return _run(build, dataset, protocol, pathlib.Path(out_dir), **arguments)
+        # Not the chief: a private preset and backup folder, removed at the end (docs/distributed.md).
+        private = pathlib.Path(tempfile.mkdtemp(prefix="hashzoo-worker-"))
+        try:
+            return _run(build, dataset, protocol, private / "preset", chief_backup=shared.folder, **arguments)
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
+
+
+#: Said when the workers of a multi-worker run would start from different states.
+DISAGREE_ADVICE = ("Every worker must run the same command, and the backup folder must be one path that every worker "
+                   "reaches (a shared file system): see docs/distributed.md.")
+
+
+def _run(build, dataset, protocol, out_dir, *, options, method_class, optimizers, data_name, metadata, strategy,
+         fingerprint, chief_backup=None):
+    """`run_training` on one worker, writing `out_dir`; `chief_backup`: the chief's backup folder, for the others.
+
+    A worker that is not the chief starts from a copy of the chief's backup
+    folder, and every worker checks that all start from the same progress
+    (`check_workers_agree`): then all issue the same collectives in the same
+    order, through the fit, the evaluation and the preset's writing.
+    """
     protocol = data_lib.get_protocol(protocol)
     data_name = str(data_name if data_name is not None else dataset.name)
     check_training_data(method_class, dataset, data_name)
@@ -450,7 +484,11 @@ def run_training(build, dataset, protocol, out_dir, options, *, method_class, op
         backup_folder(out_dir),
         fingerprint=run_fingerprint(dataset, parts, protocol, options, method_class, optimizers, fingerprint),
         about={"command": options.command or " ".join(sys.argv), "data": data_name},
-    ).open()
+    )
+    if chief_backup is not None:
+        backup.copy_from(chief_backup)
+    backup.open()
+    distribute.check_workers_agree(strategy, backup.progress(), DISAGREE_ADVICE)
     resumed = backup.has_progress()
     keras.utils.set_random_seed(options.seed)
     with strategy.scope():
@@ -496,14 +534,11 @@ def run_training(build, dataset, protocol, out_dir, options, *, method_class, op
     written = presets.save_preset(model, out_dir, metadata=full, overwrite=options.overwrite)
     backup.remove()
     model.card = written
-    if not chief:
-        # Other workers write a full preset too (the same collective steps), then drop it.
-        shutil.rmtree(out_dir.parent, ignore_errors=True)
     return RunOutcome(model=model, result=result, parts=parts, metadata=written, stopped=record["stopped"])
 
 
 __all__ = [
-    "BEST_ON_VALIDATION", "EXIT_ERROR", "EXIT_OK", "EXIT_STOPPED", "LAST_EPOCH", "Parts", "RunOptions", "RunOutcome",
-    "backup_folder", "check_output_folder", "check_training_data", "compile_model", "data_sha256", "input_record",
-    "report", "run_fingerprint", "run_stages", "run_training", "validation_scorer", "versions",
+    "BEST_ON_VALIDATION", "DISAGREE_ADVICE", "EXIT_ERROR", "EXIT_OK", "EXIT_STOPPED", "EXIT_WORKER_LOST", "LAST_EPOCH",
+    "Parts", "RunOptions", "RunOutcome", "backup_folder", "check_output_folder", "check_training_data", "compile_model",
+    "data_sha256", "input_record", "report", "run_fingerprint", "run_stages", "run_training", "validation_scorer", "versions",
 ]

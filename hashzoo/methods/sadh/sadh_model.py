@@ -257,6 +257,16 @@ class SADH(HashingModel):
             Stage("dictionaries", self._dictionary_stage, "LabNet outputs for every distinct training label set"),
         ]
 
+    # -- fine-tuning hooks (docs/zoo.md, "Fine-tuning") -----------------------------------------
+
+    def hash_head_layers(self):
+        """ImgNet's code head and LabNet's: both are K wide, so new bits replace both."""
+        return [self.image_net.hash_head, self.label_net.code_head]
+
+    def stage_variables(self):
+        """The dictionaries and their flag: a fine-tune re-runs both stages and rebuilds them for the new label set."""
+        return [self.dictionary_labels, self.feature_dictionary, self.code_dictionary, self.dictionaries_flag]
+
     def _label_stage(self, context):
         history = self.fit_label_net(context.train.labels, callbacks=context.callbacks, verbose=context.verbose,
                                      seed=context.seed)
