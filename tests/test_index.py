@@ -297,7 +297,6 @@ def test_milvus_equals_numpy_and_faiss_on_ties(tmp_path):
     reopened.close()
 
 
-@pytest.mark.slow
 def test_milvus_equals_faiss_on_100k_codes(tmp_path):
     """The issue's bar: 100,000 64-bit codes from a few clusters, 300 queries, top-10 and top-100."""
     _milvus_lite_or_skip()
