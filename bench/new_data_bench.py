@@ -26,7 +26,7 @@ Datasets (built once into `--work/data/`, as PNG class folders):
 Each run is `python tools/train.py --config <config> --data <folder> --out
 <work>/runs/<config>-<dataset>`; its log is beside it (`.log`). A finished
 run is not trained again (delete its folder to redo it). This is a bench, not
-a test: it takes about an hour on 2 CPU cores.
+a test: the default datasets took about two and a half hours on 2 CPU cores shared with other work.
 """
 
 import argparse
