@@ -28,7 +28,6 @@ __version__ = "0.1.0"
 import importlib
 
 from hashzoo import codes  # noqa: E402
-from hashzoo.models import HashingModel  # noqa: E402
 
 _LAZY_MODULES = (
     "baselines", "data", "distribute", "export", "finetune", "index", "layers", "losses", "methods",
@@ -76,9 +75,11 @@ def list_models():
 
 
 def __getattr__(name):
-    # Submodules load on first use so `import hashzoo` stays quick.
+    # Submodules and HashingModel load on first use, so `import hashzoo` (and a tool's flag checks) stay quick.
     if name in _LAZY_MODULES:
         return importlib.import_module(f"hashzoo.{name}")
+    if name == "HashingModel":  # imports Keras and TensorFlow, so only when asked for
+        return importlib.import_module("hashzoo.models").HashingModel
     raise AttributeError(f"module 'hashzoo' has no attribute {name!r}")
 
 

@@ -73,8 +73,8 @@ def load_data(source, preprocessing, data_dir=None, resize=False, convert_channe
     """Loads the new images and checks them against the parent's input contract.
 
     The check is on the images the model will see: under a mosaic protocol
-    (`digits-mosaic`) those are `grid x grid` tiles of the source images, so
-    8x8 digits meet a 16x16 contract without resizing
+    (`digits-mosaic`, `folder-mosaic`) those are `grid x grid` tiles of the
+    source images, so 8x8 digits meet a 16x16 contract without resizing
     (docs/zoo.md, "Fine-tuning").
 
     Args:
@@ -294,7 +294,8 @@ def finetune(preset, data, out, *, bits=None, epochs=1, steps_per_epoch=None, ba
         epochs, steps_per_epoch, batch_size, seed: the training loop
             (`steps_per_epoch` None means one pass over the train split).
         protocol: protocol id that splits the new data (default `folder`:
-            5 queries per class, database the rest).
+            5 queries per class, database the rest; `folder-mosaic`: 2x2
+            multi-label mosaics of any data with at least 3 classes).
         learning_rate: replaces the learning rate of every optimizer of the
             parent's recipe.
         data_dir, resize, convert_channels: see `load_data`.

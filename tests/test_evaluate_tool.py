@@ -129,3 +129,22 @@ def test_one_function_encodes_and_evaluates_for_models_and_baselines():
     query, train, database = protocol.apply(data.load_digits())
     lsh = baselines.LSH(16, seed=0).fit(train.images)
     assert evaluate_split(lsh, query, database, protocol).bits == 16
+
+
+def test_an_image_folder_is_read_with_the_models_channel_count(tmp_path):
+    """A grey preset evaluated on an image folder sees grey pixels, as fine-tuning reads that folder."""
+    sys.path.insert(0, str(REPO / "tools"))
+    import evaluate as evaluate_tool
+
+    digits = data.load_digits()
+    folder = tmp_path / "digits"
+    data.write_image_folder(digits, folder)
+    model = hashzoo.load("coophash-digits-32")
+    assert evaluate_tool._load_options(model, str(folder), None) == {"channels": 1}
+    assert evaluate_tool._load_options(model, "digits", None) == {}
+    result = evaluate_tool.evaluate(model, str(folder), "folder")[0]
+    grey = data.load_image_folder(folder, channels=1)
+    query, _, database = data.get_protocol("folder").apply(grey)
+    expected = hashzoo.metrics.evaluate(model.encode(query.images), query.labels,
+                                        model.encode(database.images), database.labels)
+    assert math.isclose(result.metrics["mAP@all"], expected.metrics["mAP@all"], abs_tol=1e-9)

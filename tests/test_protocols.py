@@ -54,7 +54,7 @@ def _per_class(indices, labels):
 def test_registry_lists_every_protocol():
     assert data.list_protocols() == [
         "cifar10", "cifar10-1", "cifar10-2", "cifar10-mosaic", "cifar10-subset",
-        "digits", "digits-mosaic", "folder",
+        "digits", "digits-mosaic", "folder", "folder-mosaic",
     ]
     protocol = data.get_protocol("cifar10-2")
     assert data.get_protocol(protocol) is protocol

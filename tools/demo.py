@@ -25,6 +25,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
+from hashzoo.utils.cli import parse_flags  # noqa: E402  (a bad flag: one `error:` line, exit 2)
+
 flags.DEFINE_string("out", "demo_out", "folder for the pictures and the trained model.")
 flags.DEFINE_string("coophash_config", "coophash_digits", "zoo config of the CoopHash row ('' skips it).")
 flags.DEFINE_string("bgan_config", "bgan_digits", "zoo config of the BGAN row ('' skips it).")
@@ -189,4 +191,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

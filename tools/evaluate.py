@@ -47,11 +47,26 @@ def evaluate(model, data_source, protocol_id, data_dir=None, batch_size=256, exp
     from hashzoo.training.evaluation import evaluate_on_protocol
 
     protocol = data.get_protocol(protocol_id)
-    dataset = data.load(data_source, **({"data_dir": data_dir} if str(data_source).startswith("tfds:") else {}))
+    dataset = data.load(data_source, **_load_options(model, data_source, data_dir))
     result, split = evaluate_on_protocol(model, protocol, dataset=dataset, batch_size=batch_size,
                                          expected_split_sha256=expected_split_sha256, pr_curves=True)
     query, _, database = protocol.apply(dataset)
     return result, query, database, protocol, split
+
+
+def _load_options(model, data_source, data_dir):
+    """Options of `data.load`: TFDS needs its folder; an image folder is read with the model's channel
+    count, as fine-tuning reads it, so a grey preset sees the same pixels it was measured on."""
+    import pathlib
+
+    from hashzoo.data import cifar10
+
+    if str(data_source).startswith("tfds:"):
+        return {"data_dir": data_dir}
+    path = pathlib.Path(str(data_source)).expanduser()
+    if path.is_dir() and not cifar10.is_cifar10_folder(path):
+        return {"channels": model.preprocessing.channels}
+    return {}
 
 
 def flag_errors(F, argv):

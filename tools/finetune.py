@@ -5,6 +5,8 @@
         --steps_per_epoch 50 --out runs/coophash-mycifar-32
     python tools/finetune.py --preset sadh-digits_mosaic-32 --data digits --protocol digits --resize \\
         --epochs 3 --out runs/sadh-digits-32
+    python tools/finetune.py --preset sadh-digits_mosaic-32 --data my_images/ --protocol folder-mosaic \\
+        --epochs 3 --out runs/sadh-my-32
 
 `--data` is an image folder with one sub-folder per class (PNG/JPEG), a
 CIFAR-10 python-pickle folder, or `tfds:<name>` with `--data_dir`. Every
@@ -18,7 +20,10 @@ kept: images of another size or channel count are refused unless `--resize`
 / `--convert_channels` is passed (recorded in the metadata). The new data is
 split by `--protocol` (default `folder`: 5 queries per class, the rest is the
 database and the train set, 10% of which is held out for validation, on
-which the best epoch is chosen). A killed run resumes from `<out>.backup/`
+which the best epoch is chosen). `--protocol folder-mosaic` makes 2x2
+multi-label mosaics (1 to 3 classes each) of any folder with at least 3
+classes, split the same way first, for fine-tuning a multi-label preset
+(SADH) on your own label set. A killed run resumes from `<out>.backup/`
 when started again with the same command; a command with other settings
 (preset, bits, learning rate, epochs, seed, data, ...) is refused with an
 `error:` line naming the folder and what differs (delete it to start over). The output opens with
@@ -48,7 +53,8 @@ flags.DEFINE_integer("steps_per_epoch", None, "steps per epoch (default: one pas
 flags.DEFINE_integer("batch_size", 64, "batch size.")
 flags.DEFINE_float("learning_rate", None, "learning rate of every optimizer (default: the preset's recipe).")
 flags.DEFINE_integer("seed", 0, "seed (weights of new layers, data order, noise).")
-flags.DEFINE_string("protocol", "folder", "protocol that splits the new data into query/train/database.")
+flags.DEFINE_string("protocol", "folder", "protocol that splits the new data into query/train/database "
+                    "(folder: any single-label data; folder-mosaic: 2x2 multi-label mosaics of it).")
 flags.DEFINE_bool("resize", False, "allow images of another size than the preset's (resized to it).")
 flags.DEFINE_bool("convert_channels", False, "allow grey images for an RGB preset or the reverse.")
 flags.DEFINE_string("out", None, "preset folder to write.")

@@ -6,12 +6,20 @@
     python tools/make_preset.py --check            # exit 1 when any of them is out of date
     python tools/make_preset.py --archives dist/presets   # the release assets, checked against the registry
     python tools/make_preset.py --remeasure coophash-cifar10-32   # metrics again from the stored weights
+    python tools/make_preset.py --publish runs/sadh/digits_mosaic-32-s0 --name sadh-digits_mosaic-32 \\
+        --seed_runs runs/sadh/digits_mosaic-32-s1,runs/sadh/digits_mosaic-32-s2   # with the other seeds' numbers
+    python tools/make_preset.py --floors all       # LSH / PCA-ITQ floors of published presets (or one name)
+    python tools/make_preset.py --add_seeds spah-digits-32 --seed_runs runs/spah/digits-32-s1,runs/spah/digits-32-s2
 
 `--publish` writes `pretrained/<name>/`, its archive `dist/presets/<name>.tar.gz`
 and sha256, the method's registry entry and the preset tables of
-`docs/presets.md` and `README.md`, in one step. `--refresh` rewrites the
-cards from each preset's metadata.json and, in the same run, the registry's
-`archive_sha256` / `archive_bytes` of every archive whose card changed.
+`docs/presets.md` and `README.md`, in one step; it also computes the floors
+(LSH and PCA-ITQ on the same protocol) and, with `--seed_runs`, records the
+other seeds' numbers, both in `metadata.json`. `--floors` and `--add_seeds`
+record them for presets already published. `--refresh` rewrites the cards from
+each preset's metadata.json and, in the same run, the registry's
+`archive_sha256` / `archive_bytes` of every archive whose card changed
+(`--floors` and `--add_seeds` end with that refresh).
 
 Every flag is checked before anything is read or written (`flag_errors`): a
 bad one prints an `error:` line and exits with status 2; `--check` exits 1
@@ -28,18 +36,28 @@ from absl import app, flags  # noqa: E402
 from hashzoo.utils import cli  # noqa: E402
 
 
-def define_flags():
-    # Defined only when run as a script, so tests can import this file.
-    flags.DEFINE_string("publish", None, "the preset folder of a training run to publish.")
-    flags.DEFINE_string("name", None, "with --publish: the preset name, <method>-<dataset>-<bits>[.<tag>].")
+def define_flags(flag_values=flags.FLAGS):
+    """Defines the flags on `flag_values` (a test passes its own `flags.FlagValues()`).
+
+    Called only when run as a script, so tests can import this file.
+    """
+    on = {"flag_values": flag_values}
+    flags.DEFINE_string("publish", None, "the preset folder of a training run to publish.", **on)
+    flags.DEFINE_string("name", None, "with --publish: the preset name, <method>-<dataset>-<bits>[.<tag>].", **on)
     flags.DEFINE_enum("weights_dtype", "float32", ["float32", "float16"],
-                      "with --publish: float16 halves the weights file; the metrics are then re-measured.")
-    flags.DEFINE_string("description", None, "with --publish: the one-line description (default: the config's).")
-    flags.DEFINE_bool("overwrite", False, "with --publish: replace an existing pretrained/<name>.")
-    flags.DEFINE_bool("refresh", False, "regenerate model cards, registry entries and preset tables.")
-    flags.DEFINE_bool("check", False, "exit 1 when a card, registry entry or preset table is out of date.")
-    flags.DEFINE_string("archives", None, "write every built-in preset's archive into this folder.")
-    flags.DEFINE_string("remeasure", None, "measure this published preset again from its stored weights.")
+                      "with --publish: float16 halves the weights file; the metrics are then re-measured.", **on)
+    flags.DEFINE_string("description", None, "with --publish: the one-line description (default: the config's).",
+                        **on)
+    flags.DEFINE_bool("overwrite", False, "with --publish: replace an existing pretrained/<name>.", **on)
+    flags.DEFINE_bool("refresh", False, "regenerate model cards, registry entries and preset tables.", **on)
+    flags.DEFINE_bool("check", False, "exit 1 when a card, registry entry or preset table is out of date.", **on)
+    flags.DEFINE_string("archives", None, "write every built-in preset's archive into this folder.", **on)
+    flags.DEFINE_string("remeasure", None, "measure this published preset again from its stored weights.", **on)
+    flags.DEFINE_string("floors", None, "compute the LSH / PCA-ITQ floors of this published preset, or of every "
+                        "one with 'all', into metadata.json; then refresh.", **on)
+    flags.DEFINE_string("add_seeds", None, "record --seed_runs with this published preset; then refresh.", **on)
+    flags.DEFINE_list("seed_runs", None, "with --publish or --add_seeds: comma-separated run folders of the same "
+                      "config with other seeds.", **on)
 
 
 def flag_errors(F, argv):
@@ -48,10 +66,12 @@ def flag_errors(F, argv):
 
     errors = [cli.check_no_arguments(argv)]
     actions = [flag for flag, value in (("--publish", F.publish), ("--refresh", F.refresh), ("--check", F.check),
-                                         ("--archives", F.archives), ("--remeasure", F.remeasure))
+                                         ("--archives", F.archives), ("--remeasure", F.remeasure),
+                                         ("--floors", F.floors), ("--add_seeds", F.add_seeds))
                if value not in (None, False)]
     if not actions:
-        errors.append("pass --publish (with --name), --refresh, --check, --archives or --remeasure (see --help).")
+        errors.append("pass --publish (with --name), --refresh, --check, --archives, --remeasure, --floors or "
+                      "--add_seeds (see --help).")
     if F.refresh and F.check:
         errors.append("pass one of --refresh (rewrite what is stale) and --check (only report it).")
     if (F.publish is None) != (F.name is None):
@@ -88,7 +108,38 @@ def flag_errors(F, argv):
             if folder is None or not folder.is_dir():
                 errors.append(f"--remeasure {F.remeasure!r}: its folder {folder} is not in this checkout; only "
                               "presets under pretrained/ can be measured again.")
+    errors += _preset_flag_errors(F.floors, "--floors", allow_all=True)
+    errors += _preset_flag_errors(F.add_seeds, "--add_seeds")
+    if F.seed_runs is not None and F.publish is None and F.add_seeds is None:
+        errors.append("--seed_runs goes with --publish or --add_seeds.")
+    if F.add_seeds is not None and not F.seed_runs:
+        errors.append("--add_seeds needs --seed_runs <run folder>[,<run folder>...]: the other seeds' runs.")
+    for folder in F.seed_runs or []:
+        missing = cli.check_existing_folder(folder, "--seed_runs", "a training run's folder (tools/train.py --out)")
+        if missing:
+            errors.append(missing)
+        elif not os.path.isfile(os.path.join(folder, "metadata.json")):
+            errors.append(f"--seed_runs {folder!r} has no metadata.json: not a finished training run.")
     return [message for message in errors if message]
+
+
+def _preset_flag_errors(value, flag, allow_all=False):
+    """The problems with a flag naming one published preset (or 'all')."""
+    from hashzoo.zoo import registry
+
+    if value is None:
+        return []
+    if not value.strip():
+        return [f"{flag} is empty; pass the name of a published preset" + (" or 'all'." if allow_all else ".")]
+    if allow_all and value == "all":
+        return []
+    if not registry.is_registered(value):
+        return [f"{flag}: {registry.unknown_name_error(value)}"]
+    folder = registry.get_preset(value).builtin_path()
+    if folder is None or not folder.is_dir():
+        return [f"{flag} {value!r}: its folder {folder} is not in this checkout; only presets under pretrained/ "
+                "can be changed."]
+    return []
 
 
 def main(argv):
@@ -101,7 +152,8 @@ def main(argv):
     try:
         if F.publish:
             preset = publish.publish(F.publish, F.name, weights_dtype=F.weights_dtype, description=F.description,
-                                     command="python " + " ".join(sys.argv), overwrite=F.overwrite)
+                                     command="python " + " ".join(sys.argv), overwrite=F.overwrite,
+                                     seed_runs=F.seed_runs or ())
             print(f"published {F.publish} as pretrained/{preset.name} (weights sha256 {preset.weights_sha256}); "
                   f"upload dist/presets/{preset.name}.tar.gz (sha256 {preset.archive_sha256}) to {preset.url}")
         if F.remeasure:
@@ -109,6 +161,15 @@ def main(argv):
             for metric, (before, after) in sorted(changed.items()):
                 print(f"{F.remeasure} {metric}: {before} -> {after}")
             print(f"{F.remeasure}: " + ("metadata, card, entry and tables updated" if changed else "unchanged"))
+        if F.floors:
+            names = publish.published_names() if F.floors == "all" else [F.floors]
+            publish.add_floors(names, progress=lambda name, record: print(
+                f"{name} floors ({record['metric']}): " + ", ".join(
+                    f"{row['baseline']} {row['value']:.4f}" for row in record["baselines"])))
+        if F.add_seeds:
+            record = publish.add_seeds(F.add_seeds, F.seed_runs, command="python " + " ".join(sys.argv))
+            print(f"{F.add_seeds} seeds ({record['metric']}): " + ", ".join(
+                f"{run['seed']} {run['value']:.4f}" for run in record["runs"]))
         if F.refresh or F.check:
             stale = publish.refresh(check=F.check)
             if F.check and stale:

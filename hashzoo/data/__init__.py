@@ -10,6 +10,8 @@ Sources: `load_digits()` (bundled with scikit-learn, offline),
 `load_cifar10(path)` (official python pickles), `load_tfds(name, data_dir)`
 (a dataset already prepared with TFDS), `load_image_folder(path)` (one
 sub-folder per class) and `load(source)`, which picks one from a string.
+`write_image_folder(dataset, folder)` writes single-label data as such a
+folder (PNG files), e.g. to fine-tune on a chosen set of classes.
 
 >>> from hashzoo import data
 >>> digits = data.load_digits()
@@ -29,7 +31,7 @@ True
 from hashzoo.data.cifar10 import CIFAR10_URL, load_cifar10
 from hashzoo.data.dataset import ImageDataset
 from hashzoo.data.digits import load_digits
-from hashzoo.data.image_folder import load_image_folder
+from hashzoo.data.image_folder import load_image_folder, write_image_folder
 from hashzoo.data.mosaic import make_mosaics
 from hashzoo.data.paths import cifar10_subset_dir, shared_data_dir
 from hashzoo.data.pipeline import make_similarity_dataset, make_tf_dataset
@@ -63,4 +65,5 @@ __all__ = [
     "make_tf_dataset",
     "register_protocol",
     "shared_data_dir",
+    "write_image_folder",
 ]

@@ -148,3 +148,125 @@ def load_image_folder(path, image_size=None, channels=None):
         name=folder.name,
         source=str(folder),
     )
+
+
+def _folder_names(dataset, class_names):
+    """One folder name per class that has images, in class id order (see `write_image_folder`)."""
+    present = [int(c) for c in np.unique(dataset.labels)]
+    if class_names is None:
+        names = [dataset.class_names[c] for c in present]
+    else:
+        given = [str(name) for name in class_names]
+        if len(given) == dataset.num_classes:
+            names = [given[c] for c in present]
+        elif len(given) == len(present):
+            names = given
+        else:
+            raise ValueError(
+                f"`class_names` has {len(given)} names; give one per class of the dataset "
+                f"({dataset.num_classes}) or one per class that has images ({len(present)})."
+            )
+    for name in names:
+        if not name or name in (".", "..") or name.startswith(".") or "/" in name or "\\" in name \
+                or "\0" in name:
+            raise ValueError(
+                f"class name {name!r} cannot be a folder name (empty, hidden, or with a path separator)."
+            )
+    if len(set(names)) != len(names):
+        raise ValueError(f"class names must be distinct to be folder names, got {names}.")
+    if sorted(names) != names:
+        # load_image_folder numbers classes by sorted folder name: keep the id order with a prefix.
+        width = len(str(len(names) - 1))
+        names = [f"{index:0{width}d}-{name}" for index, name in enumerate(names)]
+    return present, names
+
+
+def write_image_folder(dataset, folder, class_names=None):
+    """Writes a single-label `ImageDataset` as PNG files, one sub-folder per class.
+
+    The inverse of `load_image_folder`: reading the folder back with
+    `load_image_folder(folder, channels=dataset.images.shape[-1])` gives the
+    same uint8 pixels and the same class ids in class order (class by class,
+    each in dataset order), that is `dataset.subset(np.argsort(dataset.labels,
+    kind="stable"))` when every class has images. A class without images
+    gets no folder (an empty class folder is an error when loading), so the
+    classes that remain are numbered 0, 1, ... in their old order.
+
+    Folder names are the class names. `load_image_folder` numbers classes by
+    sorted folder name, so when the names do not sort in class id order they
+    get the class id as a prefix (`0-zero`, `1-one`, ...). Files are named
+    `<position in dataset>.png`, zero-padded. Grey images (1 channel) are
+    written as 8-bit grey PNGs, colour images (3 channels) as RGB.
+
+    The folder is written next to its final place under a temporary name and
+    renamed when complete, so an interrupted call leaves no half-written
+    folder under `folder`.
+
+    Args:
+        dataset: a single-label `ImageDataset`.
+        folder: the folder to create; an existing one must be empty.
+        class_names: folder names: one per class of `dataset`, or one per class
+            that has images (in id order); default `dataset.class_names`.
+
+    Returns:
+        The folder, as a `pathlib.Path`.
+
+    Raises:
+        ValueError: multi-label data, `folder` exists and is not an empty
+            folder, or names that cannot be folder names (empty, hidden, a
+            path separator, duplicates) or are not one per class.
+
+    Example:
+
+    >>> import numpy as np, tempfile
+    >>> from hashzoo.data import load_digits
+    >>> digits = load_digits()
+    >>> small = digits.subset(np.flatnonzero(digits.labels < 3))
+    >>> out = write_image_folder(small, tempfile.mkdtemp() + "/zot",
+    ...                          class_names=["zero", "one", "two"])
+    >>> [p.name for p in class_folders(out)]
+    ['0-zero', '1-one', '2-two']
+    >>> load_image_folder(out, channels=1).num_classes
+    3
+    """
+    import os
+    import shutil
+    import tempfile
+
+    if dataset.is_multi_label:
+        raise ValueError(
+            f"write_image_folder writes single-label data (one sub-folder per class); "
+            f"{dataset.name!r} is multi-label."
+        )
+    channels = dataset.images.shape[-1]
+    if channels not in (1, 3):
+        raise ValueError(f"images need 1 or 3 channels to be PNG files, got {channels}.")
+    present, names = _folder_names(dataset, class_names)
+    folder = pathlib.Path(folder).expanduser()
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        what = "a file" if not folder.is_dir() else "a folder that is not empty"
+        raise ValueError(
+            f"{folder} is {what}; write_image_folder writes a new folder and never mixes "
+            "its images with others. Pass a new path, or delete it first."
+        )
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    temporary = pathlib.Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent))
+    try:
+        width = len(str(len(dataset) - 1))
+        for class_id, name in zip(present, names):
+            class_folder = temporary / name
+            class_folder.mkdir()
+            for index in np.flatnonzero(dataset.labels == class_id):
+                pixels = dataset.images[index]
+                # uint8 [H, W] is written as an 8-bit grey PNG ("L"), [H, W, 3] as RGB.
+                Image.fromarray(np.ascontiguousarray(pixels[:, :, 0] if channels == 1 else pixels)).save(
+                    class_folder / f"{index:0{width}d}.png")
+        os.chmod(temporary, 0o755)  # mkdtemp made it private
+        if folder.exists():
+            folder.rmdir()  # empty (checked above); a folder filled meanwhile makes this fail
+        os.rename(temporary, folder)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return folder
+

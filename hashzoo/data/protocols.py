@@ -25,15 +25,17 @@ How a single-label split is drawn (`split_version=1`):
 4. Every list is sorted ascending, so database order follows the source order
    (the tie rule ranks equal distances by database position).
 
-Mosaic protocols (`digits-mosaic`, `cifar10-mosaic`) first split the base data
-with the base protocol, then draw a fixed number of 2×2 mosaics per part with
-`numpy.random.default_rng([split_seed, 1])`, in the order query, train,
-database, validation: query mosaics are tiled only from base query images,
+Mosaic protocols (`digits-mosaic`, `cifar10-mosaic`, `folder-mosaic`) first
+split the base data with the base protocol, then draw a fixed number of 2×2
+mosaics per part with `numpy.random.default_rng([split_seed, 1])`, in the
+order query, train, database, validation: query mosaics are tiled only from base query images,
 train mosaics from base train images, database mosaics from base database
 images and validation mosaics from base validation images. Query and database
 mosaics therefore never share a source image. Their index lists are int64
 `[M, 4]` source indices of the tiles (row-major), which fix the mosaics
-exactly given the base data.
+exactly given the base data. `folder-mosaic` has `num_classes=None`: its
+labels are as wide as the data's own label set, and the data needs at least
+as many classes as a mosaic may hold (`classes_per_sample` high).
 """
 
 import dataclasses
@@ -144,10 +146,12 @@ class Protocol:
 
     Args:
         id: the name results use, e.g. `"cifar10-1"`.
-        dataset: the source data family (`"cifar10"`, `"digits"`).
+        dataset: the source data family (`"cifar10"`, `"digits"`; `"any"`
+            for the protocols that take any data).
         label_kind: `"single"` (class ids) or `"multi"` (multi-hot).
         num_classes: number of classes of the source data; None for a
-            protocol that takes any number (the `folder` protocol).
+            protocol that takes any number (`folder`, `folder-mosaic`: the
+            data's own label set, `dataset.num_classes`).
         num_items: size of the source data the protocol is defined on, or
             None when any size is accepted.
         query_per_class: queries drawn per class (single-label protocols).
@@ -324,19 +328,33 @@ class Protocol:
 
     def _split_mosaic(self, labels, class_names):
         spec = self.mosaic
+        present = np.unique(labels).size
+        if present < spec.classes_per_sample[1]:
+            names = f" ({', '.join(repr(class_names[c]) for c in np.unique(labels))})" if (
+                class_names is not None and labels.size) else ""
+            raise ValueError(
+                f"protocol {self.id!r} makes mosaics of {spec.classes_per_sample[0]} to "
+                f"{spec.classes_per_sample[1]} distinct classes, so the data needs at least "
+                f"{spec.classes_per_sample[1]} classes; it has {present}{names}."
+            )
         base = get_protocol(spec.base).split(labels, class_names)
         rng = np.random.default_rng([self.split_seed, 1])
         sizes = {
             "query": spec.query_size, "train": spec.train_size,
             "database": spec.database_size, "validation": spec.validation_size,
         }
-        tiles = {
-            name: mosaic_lib.draw_tiles(
-                labels, sizes[name], spec.grid, spec.classes_per_sample,
-                rng=rng, pool=getattr(base, name),
-            )
-            for name in PART_NAMES
-        }
+        tiles = {}
+        for name in PART_NAMES:
+            try:
+                tiles[name] = mosaic_lib.draw_tiles(
+                    labels, sizes[name], spec.grid, spec.classes_per_sample,
+                    rng=rng, pool=getattr(base, name),
+                )
+            except ValueError as error:
+                raise ValueError(
+                    f"protocol {self.id!r} cannot draw its {name} mosaics from the "
+                    f"{spec.base!r} {name} part: {error}"
+                ) from error
         return Split(**tiles)
 
     # Applying --------------------------------------------------------------
@@ -360,9 +378,11 @@ class Protocol:
                 f"{dataset.name!r} is multi-label."
             )
         if self.num_classes is not None and dataset.num_classes != self.num_classes:
+            other = "folder-mosaic" if self.mosaic is not None else "folder"
             raise ValueError(
                 f"protocol {self.id!r} has {self.num_classes} classes, dataset "
-                f"{dataset.name!r} has {dataset.num_classes}."
+                f"{dataset.name!r} has {dataset.num_classes}; protocol {other!r} takes "
+                "data with any number of classes."
             )
         split = self.split(dataset.labels, dataset.class_names)
         names = PART_NAMES if include_validation else PART_NAMES[:3]
@@ -516,4 +536,19 @@ register_protocol(Protocol(
     train_in_database=True, k=None,
     description="any single-label data, e.g. a user's image folder: 5 query per "
                 "class, database the rest, train = database",
+))
+# The same mosaic counts as `digits-mosaic`: a 16x16 SADH preset fine-tuned on 8x8 images then trains
+# on as many mosaics as it was made with, and mAP@500 ranks a quarter of a 2,000-mosaic database.
+# Queries are tiled from the base's 5 query images per class only, so they share no image with the
+# database; with few classes the same query images recur in many query mosaics
+# (docs/evaluation.md, "How a split is drawn").
+register_protocol(Protocol(
+    id="folder-mosaic", dataset="any", label_kind="multi", num_classes=None,
+    num_items=None, query_per_class=None, train_per_class=None,
+    train_in_database=True, k=500,
+    mosaic=MosaicSpec(base="folder", query_size=300, train_size=1000,
+                      database_size=2000, validation_size=100),
+    description="2x2 mosaics (1 to 3 classes each) of any single-label data with at "
+                "least 3 classes, e.g. a user's image folder, split by `folder`: "
+                "300 query / 1,000 train / 2,000 database / 100 validation",
 ))

@@ -1,16 +1,22 @@
 """Model cards: the README.md of a preset folder, written from its metadata (docs/zoo.md).
 
 The card says what the model is for, the data and protocol, the metrics with
-their tie rule, how to load it, how it was trained, its limits, the license
-and the citation. Nothing here names a method or a dataset: the data text
-comes from the data layer (`hashzoo.data.protocols.data_family` and the
-protocol's `description` and `note`), the paper and license from the method's
-`METHOD` dict (`hashzoo.zoo.registry.method_info`), the rest from the metadata.
+their tie rule, the seeds, the floors on the same protocol, how to load it,
+how it was trained, its limits, what it does not claim, the license and the
+citation. Nothing here names a method or a dataset: the data text comes from
+the data layer (`hashzoo.data.protocols.data_family` and the protocol's
+`description` and `note`), the paper, license and the method's own
+non-claims from the method's `METHOD` dict (`hashzoo.zoo.registry.method_info`),
+the measured classifier floors from `hashzoo.zoo.floors`, the rest from the
+metadata (its `seeds` and `floors` records are written by `tools/make_preset.py`).
 """
 
+import fnmatch
 import json
 import math
+import statistics
 
+from hashzoo.zoo import floors as floors_lib
 from hashzoo.zoo import registry
 
 HEADLINE = ("mAP@all", "P@100", "P@r<=2")
@@ -50,22 +56,27 @@ def model_card(metadata):
     lines += ["## Data and protocol", ""]
     lines += _data_lines(metadata, protocol, protocol_id)
     lines += ["", "## Metrics", ""]
+    headline = floors_lib.headline_metric(values)
     if values:
         lines += ["| metric | value |", "|---|---|"]
-        ordered = [m for m in HEADLINE if m in values] + sorted(m for m in values if m not in HEADLINE)
+        first = [headline] + [m for m in HEADLINE if m in values and m != headline] if headline else \
+            [m for m in HEADLINE if m in values]
+        ordered = first + sorted(m for m in values if m not in first)
         lines += [f"| {m} | {values[m]:.4f} |" for m in ordered]
         lines += [
             "",
             f"Measured on the protocol's query/database split ({evaluation.get('num_queries')} queries × "
             f"{evaluation.get('num_database')} database items), {bits} bits, tie rule "
             f"`{evaluation.get('tie_rule', 'stable')}` (equal Hamming distances ranked by database index), "
-            f"zero-relevant policy `{evaluation.get('zero_relevant', 'count')}`. mAP@all ranks the whole "
-            "database; P@r<=2 counts a query with an empty radius-2 result as precision 0. "
+            f"zero-relevant policy `{evaluation.get('zero_relevant', 'count')}`. {_map_text(headline)}; "
+            "P@r<=2 counts a query with an empty radius-2 result as precision 0. "
             f"Re-measure with `python tools/evaluate.py --preset {name}`; a test checks these numbers "
             "against the weights.",
         ]
     else:
         lines.append("No metrics recorded.")
+    lines += ["", "## Seeds", ""] + seed_lines(metadata, headline)
+    lines += ["", "## Floors on the same protocol", ""] + floor_lines(metadata, headline, protocol_id)
     lines += ["", "## How to load", "", "```python", "import hashzoo", "",
               f'model = hashzoo.load("{name}")   # or the path of this folder',
               "codes = model.encode(images)        # images: [N, H, W, C] pixels in [0, 255]", "```", ""]
@@ -107,6 +118,8 @@ def model_card(metadata):
               "- Numbers hold for the stated protocol only; other protocols and papers' tables are not comparable.",
               "- Codes are thresholded at z >= 0; different CPU/GPU kernels can flip bits whose z is within "
               "rounding error of 0.", ""]
+    lines += ["## What this model does not claim", ""] + not_claimed_lines(metadata, info, headline, protocol_id)
+    lines += [""]
     lines += ["## License", "", f"Weights: {metadata.get('license') or info.get('license', 'Apache-2.0')} "
               "(as hashzoo). The training data keeps its own terms (see above).", ""]
     if info.get("bibtex") or metadata.get("paper"):
@@ -245,4 +258,164 @@ def _data_lines(metadata, protocol, protocol_id):
             )
     if known is not None and known.note:
         lines += ["", known.note]
+    return lines
+
+
+# -- seeds, floors and what is not claimed ----------------------------------------------------
+
+
+def _seed_values(metadata):
+    """`[(seed, value)]` of the seeds record, sorted by seed (empty when none is recorded)."""
+    record = metadata.get("seeds") or {}
+    return sorted((run["seed"], run["value"]) for run in record.get("runs") or []
+                  if _finite(run.get("value")) is not None)
+
+
+def seed_lines(metadata, headline):
+    """The "Seeds" lines: the published seed and, when other seeds are recorded, each one and mean ± std."""
+    config = metadata.get("config") or {}
+    record = metadata.get("seeds") or {}
+    seed = config.get("seed", record.get("published_seed"))
+    metric = record.get("metric") or headline or "score"
+    values = _seed_values(metadata)
+    if len(values) < 2:
+        return [f"- Published seed: {seed if seed is not None else 'not recorded'}.",
+                "- One seed trained; other seeds not recorded with this preset."]
+    lines = [f"- Published seed: {seed} ({metric} {_number(dict(values).get(seed))})."]
+    others = [f"seed {run['seed']} {_number(run.get('value'))} (`{run.get('run')}`"
+              + (f", epoch {run['epoch']}" if run.get("epoch") is not None else "") + ")"
+              for run in sorted(record["runs"], key=lambda run: run["seed"]) if run["seed"] != seed]
+    lines.append(f"- Other seeds of the same config (only the seed differs; each run's epoch chosen on its own "
+                 f"validation split), {metric}: " + "; ".join(others) + ".")
+    numbers = [value for _, value in values]
+    lines.append(
+        f"- Over seeds {', '.join(str(s) for s, _ in values)}: {metric} {statistics.mean(numbers):.4f} ± "
+        f"{statistics.stdev(numbers):.4f} (mean ± sample std, n − 1), range {min(numbers):.4f} to "
+        f"{max(numbers):.4f}; the published preset is the seed-{seed} run."
+    )
+    if record.get("note"):
+        lines.append(f"- {record['note']}")
+    return lines
+
+
+def _map_text(headline):
+    if headline and headline != "mAP@all":
+        return (f"{headline} averages precision over the first {headline.split('@', 1)[1]} items of each ranking, "
+                "normalised by the relevant items found there (docs/evaluation.md)")
+    return "mAP@all ranks the whole database"
+
+
+def _count(value):
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _difference(value, floor):
+    difference = value - floor
+    return ("+" if difference >= 0 else "−") + f"{abs(difference):.4f}"
+
+
+def floor_lines(metadata, headline, protocol_id):
+    """The "Floors on the same protocol" lines: the computed LSH / PCA-ITQ table beside this preset's value,
+    then the measured classifier floors of the protocol (or why there is none)."""
+    name = metadata.get("name", "<name>")
+    bits = metadata.get("code_bits", "?")
+    record = metadata.get("floors") or {}
+    value = _finite(((metadata.get("evaluation") or {}).get("metrics") or {}).get(headline))
+    lines = []
+    if value is None:
+        return ["No metric recorded to compare with floors."]
+    metric = headline
+    rows = [row for row in record.get("baselines") or [] if row.get("metric") == metric]
+    measured = floors_lib.classifier_floors(protocol_id)
+    applies = record.get("supervised")
+    table = [f"| {row['baseline']} ({row['bits']} bits, seed {row['seed']}, computed) | {row['value']:.4f} | "
+             f"{value:.4f} | {_difference(value, row['value'])} |" for row in rows]
+    if applies is not False:
+        table += [f"| {floor.name} (`{floor.config}`, measured, seed{'s' if len(floor.seeds) > 1 else ''} "
+                  f"{', '.join(map(str, floor.seeds))}) | {floor.value_text()} | {value:.4f} | "
+                  f"{_difference(value, floor.mean)} |" for floor in measured if floor.metric == metric]
+    seeds = _seed_values(metadata)
+    if table and len(seeds) > 1 and applies is not False:
+        mean = statistics.mean(value for _, value in seeds)
+        table += [f"| {floor.name}, against this config's mean over seeds {', '.join(str(s) for s, _ in seeds)} | "
+                  f"{floor.value_text()} | {mean:.4f} | {_difference(mean, floor.mean)} |"
+                  for floor in measured if floor.metric == metric]
+    if table:
+        lines += [f"This model's {metric} beside simple codes on protocol `{protocol_id}` at {bits} bits (the same "
+                  "query/database split and evaluation as the metrics above):", "",
+                  f"| floor | {metric} | this model | difference |", "|---|---|---|---|"] + table + [""]
+    if rows:
+        fitted = record.get("fitted_on") or {}
+        lines.append(
+            f"- LSH and PCA-ITQ: `hashzoo.baselines` at {bits} bits, fitted on the protocol's train part "
+            f"({_count(fitted.get('items'))} items, the validation part left out as in training), scored by the same "
+            f"evaluation (tie rule `{record.get('tie_rule')}`, zero-relevant policy `{record.get('zero_relevant')}`). "
+            f"Recorded in `metadata.json[\"floors\"]`; computed again by "
+            f"`python tools/make_preset.py --floors {name}`."
+        )
+    else:
+        lines.append(f"- LSH and PCA-ITQ: not computed for this folder yet (`tools/make_preset.py` computes them "
+                     f"when it publishes a preset, or `--floors {name}` afterwards).")
+    if applies is False:
+        lines.append("- Classifier floor: none applies. This method is unsupervised (it never sees labels); the "
+                     "one-hot and multi-label classifier floors measure supervised methods (docs/onehot.md).")
+    elif measured:
+        for floor in measured:
+            std = f"; std is the {floor.std_kind}" if floor.std is not None else ""
+            lines.append(
+                f"- The {floor.name} is measured, not computed: `{floor.command}` ({floor.metric} "
+                f"{floor.value_text()} {'over seeds' if len(floor.seeds) > 1 else 'at seed'} "
+                f"{', '.join(map(str, floor.seeds))}{std}; reported in {floor.docs}, recorded in "
+                f"`hashzoo/zoo/floors.py`). {floor.note[0].upper() + floor.note[1:]}."
+            )
+    else:
+        why = floors_lib.NOT_MEASURED.get(protocol_id)
+        lines.append(f"- Classifier floor: no measured classifier floor exists for protocol `{protocol_id}`"
+                     + (f": {why}." if why else "."))
+    if applies is None and measured:
+        lines.append("- Classifier floors measure supervised methods only; whether this method is one is recorded "
+                     "when the computed floors are.")
+    return lines
+
+
+def _not_claimed_items(info, name, protocol_id):
+    """The METHOD dict's `does_not_claim` items that apply to preset `name` on `protocol_id`.
+
+    An item is a string, or `{"text": ..., "protocols": [ids], "presets": [fnmatch patterns]}` that
+    applies only where its filters match.
+    """
+    items = []
+    for item in info.get("does_not_claim") or []:
+        if isinstance(item, str):
+            items.append(item)
+            continue
+        if item.get("protocols") and protocol_id not in item["protocols"]:
+            continue
+        if item.get("presets") and not any(fnmatch.fnmatchcase(name, p) for p in item["presets"]):
+            continue
+        items.append(item["text"])
+    return items
+
+
+def not_claimed_lines(metadata, info, headline, protocol_id):
+    """"What this model does not claim": the floors it does not beat and a missing seed spread (both from
+    the metadata), then the method's own list (`METHOD["does_not_claim"]`)."""
+    lines = []
+    value = _finite(((metadata.get("evaluation") or {}).get("metrics") or {}).get(headline))
+    record = metadata.get("floors") or {}
+    if value is not None:
+        beaten_by = [f"{row['baseline']} ({row['value']:.4f})" for row in record.get("baselines") or []
+                     if row.get("metric") == headline and row["value"] >= value]
+        if record.get("supervised") is not False:
+            beaten_by += [f"the {floor.name} ({floor.value_text()})" for floor in floors_lib.classifier_floors(
+                protocol_id) if floor.metric == headline and floor.mean >= value]
+        if beaten_by:
+            lines.append(f"- To beat every floor on this protocol: its {headline} ({value:.4f}) is not above "
+                         + ", ".join(beaten_by) + ".")
+    if len(_seed_values(metadata)) < 2:
+        lines.append("- A seed-to-seed spread: one seed was trained, so how much of the number is the seed is "
+                     "not measured for this preset.")
+    lines += [f"- {item}" for item in _not_claimed_items(info, metadata.get("name", ""), protocol_id)]
+    if not lines:
+        lines.append("- Nothing recorded.")
     return lines

@@ -15,6 +15,11 @@
 5. regenerates the preset tables of `docs/presets.md` and `README.md` from
    every preset's `metadata.json`.
 
+Publishing also records, in `metadata.json`, the computed floors (`floors`:
+LSH and PCA-ITQ on the same protocol, `hashzoo.zoo.floors`) and, given the
+run folders of other seeds of the same config, their numbers (`seeds`).
+`add_floors()` and `add_seeds()` record them for presets already published.
+
 `refresh()` redoes steps 2 (cards only), 4 and 5 for the presets already in
 `pretrained/` and reports what was stale; `refresh(check=True)` changes
 nothing and is what the freshness test runs. `write_archives()` writes every
@@ -27,7 +32,7 @@ import re
 import shutil
 
 from hashzoo.utils.io import atomic_directory, atomic_write_bytes, atomic_write_json
-from hashzoo.zoo import cards, presets, registry
+from hashzoo.zoo import cards, floors, presets, registry
 
 #: The checkout this module belongs to (publishing writes into a checkout).
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -63,7 +68,7 @@ def _version():
 
 
 def publish(source, name, *, weights_dtype="float32", description=None, command=None, version=None,
-            repo=None, overwrite=False):
+            repo=None, overwrite=False, seed_runs=(), compute_floors=True):
     """Publishes the preset folder of a training run as preset `name`; returns its registry `Preset`.
 
     Args:
@@ -83,12 +88,17 @@ def publish(source, name, *, weights_dtype="float32", description=None, command=
             `pretrained/`, `dist/presets/`, `hashzoo/methods/`, `docs/` and
             `README.md`.
         overwrite: replace an existing `pretrained/<name>`.
+        seed_runs: the run folders of other seeds of the same config; their
+            numbers go into `metadata.json["seeds"]` (`seeds_record`).
+        compute_floors: compute LSH and PCA-ITQ on the run's protocol and
+            data into `metadata.json["floors"]` (`hashzoo.zoo.floors`).
 
     Raises:
         ValueError: a bad name, dtype or run folder (weights that do not
-            match their metadata, another method or bit count), a method
-            without a `<method>_presets.py`, or an existing preset folder
-            without `overwrite`.
+            match their metadata, another method or bit count), a seed run
+            whose config differs in more than the seed, a method without a
+            `<method>_presets.py`, or an existing preset folder without
+            `overwrite`.
     """
     paths = _paths(repo)
     parsed = registry.parse_name(name)
@@ -121,11 +131,15 @@ def publish(source, name, *, weights_dtype="float32", description=None, command=
             metadata[key] = value
     metadata["published"] = {"from": str(source), "source_weights_sha256": actual,
                              "command": command or f"hashzoo.zoo.publish.publish({str(source)!r}, {name!r})"}
+    if seed_runs:
+        metadata["seeds"] = seeds_record(metadata, seed_runs, command=metadata["published"]["command"])
     # An uncompiled model carries the variables only: older runs also stored both optimizers' slots.
     model = presets.load_preset_dir(source)
     if weights_dtype == "float16":
         presets.round_to_float16(model)
         _measure_again(model, metadata)
+    if compute_floors:
+        metadata["floors"] = floors.compute_floors(metadata)
     with atomic_directory(target, overwrite=overwrite) as temp:
         for part in (presets.CONFIG_FILE, presets.PREPROCESSING_FILE):
             shutil.copy2(source / part, temp / part)
@@ -201,6 +215,135 @@ def remeasure(name, repo=None):
         atomic_write_json(folder / presets.METADATA_FILE, metadata)
         refresh(repo)
     return changed
+
+
+# -- seeds and floors -------------------------------------------------------------------------
+
+
+def _headline_value(metadata, metric):
+    """The value seeds compare: the training-time number (`published.source_metrics` when the stored
+    weights were measured again, e.g. after float16 rounding), so every seed is measured alike."""
+    metrics = (metadata.get("published") or {}).get("source_metrics") or metadata["evaluation"]["metrics"]
+    return metrics.get(metric)
+
+
+def _differences(a, b, prefix=""):
+    """The dotted keys at which dicts `a` and `b` differ, with both values."""
+    found = []
+    for key in sorted(set(a) | set(b), key=str):
+        left, right = a.get(key), b.get(key)
+        if isinstance(left, dict) and isinstance(right, dict):
+            found += _differences(left, right, f"{prefix}{key}.")
+        elif left != right:
+            found.append((f"{prefix}{key}", left, right))
+    return found
+
+
+def seeds_record(metadata, seed_runs, command=None):
+    """The `seeds` record of a preset whose metadata is `metadata`, from other seeds' run folders.
+
+    Each run folder (as `tools/train.py --out` wrote it) must hold the same
+    config as the published run except `seed`, on the same data, split,
+    method and bits, and a seed not recorded yet. Its number is
+    the headline metric of its own evaluation (its validation-chosen epoch).
+
+    Raises:
+        ValueError: a folder without `metadata.json`, a config that differs in
+            another key (named, with both values), other data or split, or a
+            repeated seed.
+    """
+    metric = floors.headline_metric(metadata["evaluation"]["metrics"])
+    config = metadata.get("config") or {}
+    published = metadata.get("published") or {}
+    checkpoint = metadata.get("checkpoint") or {}
+    runs = [{"seed": config.get("seed"), "run": published.get("from"), "value": _headline_value(metadata, metric),
+             "epoch": checkpoint.get("epoch"), "weights_sha256": published.get("source_weights_sha256")
+             or metadata.get("weights_sha256"), "published": True}]
+    for folder in seed_runs:
+        folder = pathlib.Path(folder)
+        path = folder / presets.METADATA_FILE
+        if not path.is_file():
+            raise ValueError(f"seed run {folder}: no {presets.METADATA_FILE} (not a finished training run).")
+        other = json.loads(path.read_text())
+        other_config = other.get("config") or {}
+        differing = [(key, mine, theirs) for key, mine, theirs in _differences(config, other_config, "config.")
+                     if key != "config.seed"]
+        for key, mine, theirs in (("method", metadata.get("method"), other.get("method")),
+                                  ("code_bits", metadata.get("code_bits"), other.get("code_bits")),
+                                  ("data", metadata.get("data"), other.get("data")),
+                                  ("protocol.split_sha256", metadata["protocol"].get("split_sha256"),
+                                   (other.get("protocol") or {}).get("split_sha256"))):
+            if mine != theirs:
+                differing.append((key, mine, theirs))
+        if differing:
+            text = "; ".join(f"{key}: {theirs!r} there, {mine!r} in the published run" for key, mine, theirs in
+                             differing)
+            raise ValueError(f"seed run {folder} is not the published run's config with another seed: it differs "
+                             f"in {text}. Only `config.seed` may differ.")
+        seed = other_config.get("seed")
+        if seed in [run["seed"] for run in runs]:
+            raise ValueError(f"seed run {folder} has seed {seed}, which is already recorded; pass each seed once.")
+        value = (other.get("evaluation") or {}).get("metrics", {}).get(metric)
+        if value is None:
+            raise ValueError(f"seed run {folder} records no {metric} in its evaluation.")
+        runs.append({"seed": seed, "run": str(folder), "value": float(value),
+                     "epoch": (other.get("checkpoint") or {}).get("epoch"),
+                     "weights_sha256": other.get("weights_sha256"), "published": False})
+    record = {"metric": metric, "published_seed": config.get("seed"),
+              "runs": sorted(runs, key=lambda run: run["seed"]),
+              "how": "each run's own evaluation on the protocol's query/database split at its validation-chosen "
+                     "epoch",
+              "command": command or f"hashzoo.zoo.publish.seeds_record(..., {[str(f) for f in seed_runs]!r})"}
+    if published.get("source_metrics"):
+        record["note"] = ("The published seed's value is its run's training-time number, measured like the other "
+                          "seeds'; the metrics above were measured again on the stored weights.")
+    return record
+
+
+def _published_folder(name, repo):
+    """`pretrained/<name>` of a registered preset in `repo`, checked."""
+    return presets.check_preset_folder(_paths(repo)["pretrained"] / name)
+
+
+def add_seeds(name, seed_runs, repo=None, command=None):
+    """Records other seeds' run folders with published preset `name`; returns its `seeds` record.
+
+    Writes `metadata.json["seeds"]` (replacing an earlier record), then
+    refreshes the cards, entries and tables. Weights never change.
+    """
+    folder = _published_folder(name, repo)
+    metadata = json.loads((folder / presets.METADATA_FILE).read_text())
+    metadata["seeds"] = seeds_record(metadata, seed_runs, command=command)
+    atomic_write_json(folder / presets.METADATA_FILE, metadata)
+    refresh(repo)
+    return metadata["seeds"]
+
+
+def add_floors(names, repo=None, progress=None):
+    """Computes the floors of published presets `names` into their `metadata.json["floors"]`.
+
+    Then refreshes the cards, entries and tables once. Weights never change.
+    `progress(name, record)` is called after each preset. Returns
+    `{name: floors record}`.
+    """
+    written = {}
+    for name in names:
+        folder = _published_folder(name, repo)
+        metadata = json.loads((folder / presets.METADATA_FILE).read_text())
+        metadata["floors"] = floors.compute_floors(metadata)
+        atomic_write_json(folder / presets.METADATA_FILE, metadata)
+        written[name] = metadata["floors"]
+        if progress is not None:
+            progress(name, metadata["floors"])
+    refresh(repo)
+    return written
+
+
+def published_names(repo=None):
+    """The names of the presets with a folder under `pretrained/` in `repo`, sorted."""
+    paths = _paths(repo)
+    return sorted(name for _, _, entries in _entries(repo) for name, entry in entries.items()
+                  if entry.get("builtin") and (paths["pretrained"] / entry["builtin"]).is_dir())
 
 
 def _write(path, text):
