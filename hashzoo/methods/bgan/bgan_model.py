@@ -6,29 +6,20 @@ github.com/ht014/BGAN. docs/bgan.md says which parts follow the paper, which
 the released code and which are hashzoo's choices, with measured numbers.
 """
 
-import functools
-
 import keras
-import numpy as np
 import tensorflow as tf
 
 from hashzoo import distribute, losses
-from hashzoo.layers import ImagePreprocessing, Preprocessing
-from hashzoo.layers.sign import hard_sign
 from hashzoo.methods.bgan import similarity
 from hashzoo.methods.bgan.discriminator import Discriminator
-from hashzoo.methods.bgan.encoder import VGG19_PREPROCESSING, Encoder
-from hashzoo.methods.bgan.generator import GAN_SIZES, Generator
-from hashzoo.methods.bgan.schedule import staged_slope
-from hashzoo.models import HashingModel, Prepared
-from hashzoo.models.similarity_data import SimilarityData
-from hashzoo.training.callbacks import SmoothSignSchedule
+from hashzoo.methods.bgan.encoder import Encoder
+from hashzoo.methods.bgan.generator import Generator
+from hashzoo.methods.bgan.smooth_sign_gan import DEFAULT_SLOPES, SmoothSignGAN
+from hashzoo.models import Prepared
 from hashzoo.utils.validation import check_choice, check_positive_int
 
 FAKE_SOURCES = ("code", "gaussian")
-SLOPE_SCHEDULES = ("staged", "constant")
 UPDATES = ("simultaneous", "alternating")
-DEFAULT_SLOPES = (1.0, 2.5, 5.0, 7.5, 10.0)
 
 TRACKERS = (
     "loss", "neighbourhood_loss", "quantization_loss", "content_loss", "generator_loss", "discriminator_loss",
@@ -37,7 +28,7 @@ TRACKERS = (
 
 
 @keras.saving.register_keras_serializable(package="hashzoo")
-class BGAN(SimilarityData, HashingModel):
+class BGAN(SmoothSignGAN):
     """Unsupervised hashing: an encoder, a generator and a discriminator (docs/bgan.md).
 
     The encoder maps an image to h = tanh(k a), a smooth sign whose slope k
@@ -113,26 +104,12 @@ class BGAN(SimilarityData, HashingModel):
     (32, 8)
     """
 
-    VGG19_PREPROCESSING = VGG19_PREPROCESSING
-    SUPERVISED = False
+    TRACKERS = TRACKERS
 
-    @classmethod
-    def data_arguments(cls, dataset, seed):
-        """Only the run's seed: BGAN never sees labels."""
-        del dataset
-        return {"seed": seed}
-
-    @classmethod
-    def supported_image_size(cls, image_size, model_kwargs=None):
-        """Any size when `gan_size` is set; else the nearest square side G and D run at (`GAN_SIZES`)."""
-        model_kwargs = model_kwargs or {}
-        height, width = (int(side) for side in image_size)
-        if model_kwargs.get("gan_size") is not None or model_kwargs.get("backbone", "conv") != "conv":
-            return (height, width)
-        if height == width and height in GAN_SIZES:
-            return (height, width)
-        side = min(GAN_SIZES, key=lambda s: (abs(s - (height + width) / 2), -s))
-        return (side, side)
+    @staticmethod
+    def default_optimizer():
+        """Adam(1e-3, beta_1 0.9, beta_2 0.999, epsilon 1.0) for each of the three networks [code]."""
+        return keras.optimizers.Adam(1e-3, beta_1=0.9, beta_2=0.999, epsilon=1.0)
 
     def __init__(
         self,
@@ -161,36 +138,21 @@ class BGAN(SimilarityData, HashingModel):
         preprocessing=None,
         **kwargs,
     ):
-        preprocessing = preprocessing or {"image_size": (32, 32), "channels": 3, "mean": 127.5, "std": 127.5}
-        super().__init__(code_bits, preprocessing=preprocessing, **kwargs)
-        self.backbone = check_choice(backbone, "backbone", ("conv", "vgg19"))
-        self.backbone_weights = None if backbone_weights is None else str(backbone_weights)
-        self.architecture = architecture
-        self.width = float(width)
-        self.dropout = float(dropout)
-        self.gan_size = None if gan_size is None else int(gan_size)
-        self.slopes = tuple(float(k) for k in slopes)
-        if not self.slopes or any(not k > 0 for k in self.slopes):
-            raise ValueError(f"`slopes` must be a non-empty list of values > 0, got {slopes!r}.")
-        self.slope_schedule = check_choice(slope_schedule, "slope_schedule", SLOPE_SCHEDULES)
+        super().__init__(
+            code_bits, backbone=backbone, backbone_weights=backbone_weights, architecture=architecture, width=width,
+            dropout=dropout, gan_size=gan_size, slopes=slopes, slope_schedule=slope_schedule,
+            normalize_inner_product=normalize_inner_product, feature_extractor=feature_extractor,
+            feature_weights=feature_weights, seed=seed, preprocessing=preprocessing, **kwargs,
+        )
         self.neighbourhood_weight = float(neighbourhood_weight)
         self.content_weight = float(content_weight)
         self.adversarial_weight = float(adversarial_weight)
         self.pixel_weight = float(pixel_weight)
-        self.normalize_inner_product = bool(normalize_inner_product)
         self.fake_source = check_choice(fake_source, "fake_source", FAKE_SOURCES)
         self.variational_jitter = bool(variational_jitter)
         self.update = check_choice(update, "update", UPDATES)
         self.k1 = check_positive_int(k1, "k1")
         self.k2 = check_positive_int(k2, "k2")
-        self.feature_extractor = similarity.check_extractor(feature_extractor)
-        self.feature_weights = None if feature_weights is None else str(feature_weights)
-        self.seed = int(seed)
-        if self.backbone == "vgg19" and self.preprocessing != Preprocessing.from_dict(VGG19_PREPROCESSING):
-            raise ValueError(
-                f"backbone='vgg19' needs preprocessing={VGG19_PREPROCESSING} (224x224, ImageNet means, no "
-                f"scaling), got {self.preprocessing.to_dict()}."
-            )
 
         # === Networks ===
         resolved_gan_size = self.resolved_gan_size()
@@ -209,58 +171,9 @@ class BGAN(SimilarityData, HashingModel):
             resolved_gan_size, channels, architecture=self.architecture, width=self.width, seed=self.seed + 200,
             name="discriminator",
         )
-        # G and D see pixels in [0, 1] at gan_size with the encoder's channels.
-        self.gan_preprocessor = ImagePreprocessing(
-            {"image_size": (resolved_gan_size,) * 2, "channels": channels, "mean": 0.0, "std": 255.0},
-            name="gan_preprocessor",
-        )
-
-        # === Noise stream, trackers (the similarity matrix is `prepare`'s, never the model's) ===
-        self.seed_generator = keras.random.SeedGenerator(self.seed, name="noise_seed")
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in TRACKERS}
-        self.build()
-
-    def resolved_gan_size(self):
-        """`gan_size`, or the preprocessing's image side when it is None."""
-        side = self.gan_size
-        if side is None:
-            height, width = self.preprocessing.image_size
-            if height != width or height not in GAN_SIZES:
-                raise ValueError(
-                    f"G and D run at gan_size in {list(GAN_SIZES)}; the image size {(height, width)} is not one, "
-                    "so set `gan_size` explicitly (real images are resized to it)."
-                )
-            side = height
-        return check_choice(side, "gan_size", GAN_SIZES)
-
-    # -- HashingModel -----------------------------------------------------------
-
-    def hash_values(self, x, training=False):
-        return self.encoder(x, training=training)
-
-    def pre_activation(self, images):
-        """The hash layer's pre-activation a for pixels in [0, 255]; codes are `a >= 0`."""
-        return self.encoder.pre_activation(self.preprocess(images))
-
-    @property
-    def slope(self):
-        """The current smooth-sign slope k (a saved, non-trainable weight)."""
-        return float(np.asarray(self.encoder.smooth_sign.slope))
+        self.finish_init()
 
     # -- training hooks -----------------------------------------------------------
-
-    def slope_at(self, epoch, epochs):
-        """Slope k at `epoch` (0-based) of an `epochs`-long run.
-
-        See docs/bgan.md, "Smooth sign and slope schedule".
-        """
-        if self.slope_schedule == "constant":
-            return self.slopes[0]
-        return staged_slope(epoch, epochs, slopes=self.slopes)
-
-    def training_callbacks(self, epochs):
-        """The smooth-sign schedule: sets k at each epoch start (`SmoothSignSchedule`)."""
-        return [SmoothSignSchedule(functools.partial(self.slope_at, epochs=check_positive_int(epochs, "epochs")))]
 
     def build_similarity(self, images, labels=None):
         """The ±1 K-NN similarity matrix of the training images (docs/bgan.md), as a `Prepared`.
@@ -278,36 +191,6 @@ class BGAN(SimilarityData, HashingModel):
         facts.update(feature_extractor=self.feature_extractor, feature_dim=int(features.shape[1]),
                      k1=self.k1, k2=self.k2)
         return Prepared(value=matrix, facts=facts)
-
-    # -- compile --------------------------------------------------------------------
-
-    def compile(self, encoder_optimizer=None, generator_optimizer=None, discriminator_optimizer=None, **kwargs):
-        """Three optimizers, by default each Adam(1e-3, beta_1 0.9, beta_2 0.999, epsilon 1.0) [code]."""
-        encoder_optimizer = encoder_optimizer or default_optimizer()
-        super().compile(optimizer=encoder_optimizer, **kwargs)
-        self.generator_optimizer = generator_optimizer or default_optimizer()
-        self.discriminator_optimizer = discriminator_optimizer or default_optimizer()
-        # Built now on their own variable sets, so each holds only its slots
-        # and all exist before weights (and optimizer states) are loaded.
-        self.optimizer.build(self.encoder.trainable_variables)
-        self.generator_optimizer.build(self.generator.trainable_variables)
-        self.discriminator_optimizer.build(self.discriminator.trainable_variables)
-
-    def get_compile_config(self):
-        if not self.compiled:
-            return None
-        return {
-            "encoder_optimizer": keras.optimizers.serialize(self.optimizer),
-            "generator_optimizer": keras.optimizers.serialize(self.generator_optimizer),
-            "discriminator_optimizer": keras.optimizers.serialize(self.discriminator_optimizer),
-        }
-
-    def compile_from_config(self, config):
-        self.compile(**{name: keras.optimizers.deserialize(spec) for name, spec in config.items()})
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
 
     # -- training ----------------------------------------------------------------------
 
@@ -400,27 +283,15 @@ class BGAN(SimilarityData, HashingModel):
     def get_config(self):
         config = super().get_config()
         config.update(
-            backbone=self.backbone,
-            backbone_weights=self.backbone_weights,
-            architecture=self.architecture,
-            width=self.width,
-            dropout=self.dropout,
-            gan_size=self.gan_size,
-            slopes=list(self.slopes),
-            slope_schedule=self.slope_schedule,
             neighbourhood_weight=self.neighbourhood_weight,
             content_weight=self.content_weight,
             adversarial_weight=self.adversarial_weight,
             pixel_weight=self.pixel_weight,
-            normalize_inner_product=self.normalize_inner_product,
             fake_source=self.fake_source,
             variational_jitter=self.variational_jitter,
             update=self.update,
             k1=self.k1,
             k2=self.k2,
-            feature_extractor=self.feature_extractor,
-            feature_weights=self.feature_weights,
-            seed=self.seed,
         )
         return config
 
@@ -445,7 +316,3 @@ def bce(logits, target):
     """Mean sigmoid cross-entropy of `logits` against a constant target (0 or 1)."""
     return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.fill(tf.shape(logits), target),
                                                                   logits=logits))
-
-
-def default_optimizer():
-    return keras.optimizers.Adam(1e-3, beta_1=0.9, beta_2=0.999, epsilon=1.0)

@@ -30,6 +30,35 @@ def discriminator_size(gan_size, architecture="standard", width=1.0):
     return tuple((scale(f), k, s) for f, k, s in convs), scale(units)
 
 
+def image_trunk(gan_size, channels, convs, units, seed, name):
+    """D's image branch, BGAN's and SPAH's alike: convs with synchronized BN and ELU, flatten, phi = Dense(ELU).
+
+    Args:
+        gan_size, channels: the input images' side and channel count.
+        convs: `(filters, kernel, stride)` per conv (`discriminator_size`).
+        units: phi's width.
+        seed: initializer seed; conv i uses seed + i, phi seed + 20.
+        name: the Sequential's name (its weight paths in saved presets).
+
+    Returns:
+        A `keras.Sequential` from `[B, gan_size, gan_size, channels]` to phi `[B, units]`.
+    """
+    init = lambda i: keras.initializers.GlorotUniform(seed=seed + i)  # noqa: E731
+    layers = [keras.Input((gan_size, gan_size, channels))]
+    for i, (filters, kernel, stride) in enumerate(convs):
+        layers += [
+            keras.layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False,
+                                kernel_initializer=init(i), name=f"conv{i}"),
+            keras.layers.BatchNormalization(synchronized=True, name=f"bn{i}"),
+            keras.layers.ELU(),
+        ]
+    layers += [
+        keras.layers.Flatten(),
+        keras.layers.Dense(units, activation="elu", kernel_initializer=init(20), name="phi"),
+    ]
+    return keras.Sequential(layers, name=name)
+
+
 @keras.saving.register_keras_serializable(package="hashzoo")
 class Discriminator(keras.Model):
     """Convs with BN + ELU, flatten, phi = Dense(ELU), then a one-unit logit.
@@ -63,22 +92,9 @@ class Discriminator(keras.Model):
         self.width = float(width)
         self.seed = int(seed)
         convs, units = discriminator_size(self.gan_size, architecture, self.width)
-        init = lambda i: keras.initializers.GlorotUniform(seed=self.seed + i)  # noqa: E731
-
-        layers = [keras.Input((self.gan_size, self.gan_size, self.channels))]
-        for i, (filters, kernel, stride) in enumerate(convs):
-            layers += [
-                keras.layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False,
-                                    kernel_initializer=init(i), name=f"conv{i}"),
-                keras.layers.BatchNormalization(synchronized=True, name=f"bn{i}"),
-                keras.layers.ELU(),
-            ]
-        layers += [
-            keras.layers.Flatten(),
-            keras.layers.Dense(units, activation="elu", kernel_initializer=init(20), name="phi"),
-        ]
-        self.features = keras.Sequential(layers, name="features")
-        self.logit = keras.layers.Dense(1, kernel_initializer=init(21), name="logit")
+        self.features = image_trunk(self.gan_size, self.channels, convs, units, self.seed, name="features")
+        self.logit = keras.layers.Dense(1, kernel_initializer=keras.initializers.GlorotUniform(seed=self.seed + 21),
+                                        name="logit")
         self.logit.build((None, units))
         self.built = True
 

@@ -5,7 +5,7 @@ Layer sizes and their sources: docs/spah.md, "Networks".
 
 import keras
 
-from hashzoo.methods.bgan.discriminator import discriminator_size
+from hashzoo.methods.bgan.discriminator import discriminator_size, image_trunk
 from hashzoo.methods.bgan.encoder import ARCHITECTURES
 from hashzoo.methods.bgan.generator import GAN_SIZES
 from hashzoo.utils.validation import check_bits, check_choice
@@ -72,19 +72,8 @@ class JointDiscriminator(keras.Model):
         init = lambda i: keras.initializers.GlorotUniform(seed=self.seed + i)  # noqa: E731
 
         # === Image branch: BGAN's trunk, then phi ===
-        layers = [keras.Input((self.gan_size, self.gan_size, self.channels))]
-        for i, (filters, kernel, stride) in enumerate(convs):
-            layers += [
-                keras.layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False,
-                                    kernel_initializer=init(i), name=f"conv{i}"),
-                keras.layers.BatchNormalization(synchronized=True, name=f"bn{i}"),
-                keras.layers.ELU(),
-            ]
-        layers += [
-            keras.layers.Flatten(),
-            keras.layers.Dense(phi_units, activation="elu", kernel_initializer=init(20), name="phi"),
-        ]
-        self.image_branch = keras.Sequential(layers, name="image_branch")
+        self.image_branch = image_trunk(self.gan_size, self.channels, convs, phi_units, self.seed,
+                                        name="image_branch")
 
         # === Code branch and joint head ===
         self.code_branch = keras.Sequential([

@@ -7,30 +7,23 @@ same group's released SSDH code and hashzoo's own choices. docs/spah.md says
 which part comes from where.
 """
 
-import functools
-
 import keras
-import numpy as np
 import tensorflow as tf
 
 from hashzoo import distribute
-from hashzoo.layers import HardSign, ImagePreprocessing, Preprocessing
+from hashzoo.layers import HardSign
 from hashzoo.losses.hashing import quantization_loss
 from hashzoo.losses.similarity import NORMALIZATIONS, masked_pairwise_similarity_loss
-from hashzoo.methods.bgan.bgan_model import BGAN, bce
-from hashzoo.methods.bgan.encoder import VGG19_PREPROCESSING, Encoder
+from hashzoo.methods.bgan.bgan_model import bce
+from hashzoo.methods.bgan.encoder import Encoder
 from hashzoo.methods.bgan.generator import Generator
-from hashzoo.methods.bgan.schedule import staged_slope
+from hashzoo.methods.bgan.smooth_sign_gan import DEFAULT_SLOPES, SmoothSignGAN
 from hashzoo.methods.spah import similarity
 from hashzoo.methods.spah.discriminator import JointDiscriminator
 from hashzoo.methods.spah.prior import prior_codes
-from hashzoo.models import HashingModel, Prepared
-from hashzoo.models.similarity_data import SimilarityData
-from hashzoo.training.callbacks import SmoothSignSchedule
+from hashzoo.models import Prepared
 from hashzoo.utils.validation import check_choice, check_positive_int
 
-SLOPE_SCHEDULES = ("staged", "constant")
-DEFAULT_SLOPES = (1.0, 2.5, 5.0, 7.5, 10.0)
 
 TRACKERS = (
     "loss", "discriminator_loss", "adversarial_loss", "similarity_loss", "quantization_loss", "reconstruction_loss",
@@ -39,7 +32,7 @@ TRACKERS = (
 
 
 @keras.saving.register_keras_serializable(package="hashzoo")
-class SPAH(SimilarityData, HashingModel):
+class SPAH(SmoothSignGAN):
     """Unsupervised hashing: an encoder, a generator and a joint (image, code) discriminator (docs/spah.md).
 
     The encoder E maps an image to u = tanh(k a) (BGAN's smooth-sign
@@ -118,19 +111,12 @@ class SPAH(SimilarityData, HashingModel):
     (32, 8)
     """
 
-    VGG19_PREPROCESSING = VGG19_PREPROCESSING
-    SUPERVISED = False
+    TRACKERS = TRACKERS
 
-    @classmethod
-    def data_arguments(cls, dataset, seed):
-        """Only the run's seed: SPAH never sees labels."""
-        del dataset
-        return {"seed": seed}
-
-    @classmethod
-    def supported_image_size(cls, image_size, model_kwargs=None):
-        """As BGAN: any size when `gan_size` is set, else the nearest side G and D run at."""
-        return BGAN.supported_image_size(image_size, model_kwargs)
+    @staticmethod
+    def default_optimizer():
+        """Adam(2e-4, beta_1 0.5, beta_2 0.999) for each of the three networks."""
+        return keras.optimizers.Adam(2e-4, beta_1=0.5, beta_2=0.999)
 
     def __init__(
         self,
@@ -166,30 +152,21 @@ class SPAH(SimilarityData, HashingModel):
         preprocessing=None,
         **kwargs,
     ):
-        preprocessing = preprocessing or {"image_size": (32, 32), "channels": 3, "mean": 127.5, "std": 127.5}
-        super().__init__(code_bits, preprocessing=preprocessing, **kwargs)
-        self.backbone = check_choice(backbone, "backbone", ("conv", "vgg19"))
-        self.backbone_weights = None if backbone_weights is None else str(backbone_weights)
-        self.architecture = architecture
-        self.width = float(width)
-        self.dropout = float(dropout)
-        self.gan_size = None if gan_size is None else int(gan_size)
+        super().__init__(
+            code_bits, backbone=backbone, backbone_weights=backbone_weights, architecture=architecture, width=width,
+            dropout=dropout, gan_size=gan_size, slopes=slopes, slope_schedule=slope_schedule,
+            normalize_inner_product=normalize_inner_product, feature_extractor=feature_extractor,
+            feature_weights=feature_weights, seed=seed, preprocessing=preprocessing, **kwargs,
+        )
         self.noise_dim = int(noise_dim)
         if self.noise_dim < 0:
             raise ValueError(f"`noise_dim` must be >= 0, got {noise_dim}.")
-        self.slopes = tuple(float(k) for k in slopes)
-        if not self.slopes or any(not k > 0 for k in self.slopes):
-            raise ValueError(f"`slopes` must be a non-empty list of values > 0, got {slopes!r}.")
-        self.slope_schedule = check_choice(slope_schedule, "slope_schedule", SLOPE_SCHEDULES)
         self.adversarial_weight = float(adversarial_weight)
         self.similarity_weight = float(similarity_weight)
         self.quantization_weight = float(quantization_weight)
         self.reconstruction_weight = float(reconstruction_weight)
         self.code_reconstruction_weight = float(code_reconstruction_weight)
         self.similarity_norm = check_choice(similarity_norm, "similarity_norm", NORMALIZATIONS)
-        self.normalize_inner_product = bool(normalize_inner_product)
-        self.feature_extractor = similarity.check_extractor(feature_extractor)
-        self.feature_weights = None if feature_weights is None else str(feature_weights)
         self.k = check_positive_int(k, "k")
         self.tau = float(tau)
         if not self.tau >= 0:
@@ -206,12 +183,6 @@ class SPAH(SimilarityData, HashingModel):
         if not (self.positive_sigmas >= 0 and self.negative_sigmas >= 0):
             raise ValueError(f"positive_sigmas and negative_sigmas must be >= 0, got {positive_sigmas} and "
                              f"{negative_sigmas}.")
-        self.seed = int(seed)
-        if self.backbone == "vgg19" and self.preprocessing != Preprocessing.from_dict(VGG19_PREPROCESSING):
-            raise ValueError(
-                f"backbone='vgg19' needs preprocessing={VGG19_PREPROCESSING} (224x224, ImageNet means, no "
-                f"scaling), got {self.preprocessing.to_dict()}."
-            )
 
         # === Networks: BGAN's encoder and generator, SPAH's joint discriminator ===
         resolved_gan_size = self.resolved_gan_size()
@@ -231,45 +202,9 @@ class SPAH(SimilarityData, HashingModel):
         )
         self.straight_through = HardSign(name="straight_through")
         self.straight_through.build((None, self.code_bits))  # no weights; built so `fit` needs no sample batch
-        # G and D see pixels in [0, 1] at gan_size with the encoder's channels.
-        self.gan_preprocessor = ImagePreprocessing(
-            {"image_size": (resolved_gan_size,) * 2, "channels": channels, "mean": 0.0, "std": 255.0},
-            name="gan_preprocessor",
-        )
-
-        # === Noise stream, trackers (S is `prepare`'s, never the model's) ===
-        self.seed_generator = keras.random.SeedGenerator(self.seed, name="noise_seed")
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in TRACKERS}
-        self.build()
-
-    # G and D's side: the same rule as BGAN's.
-    resolved_gan_size = BGAN.resolved_gan_size
-
-    # -- HashingModel -----------------------------------------------------------
-
-    def hash_values(self, x, training=False):
-        return self.encoder(x, training=training)
-
-    def pre_activation(self, images):
-        """The hash layer's pre-activation a for pixels in [0, 255]; codes are `a >= 0`."""
-        return self.encoder.pre_activation(self.preprocess(images))
-
-    @property
-    def slope(self):
-        """The current smooth-sign slope k (a saved, non-trainable weight)."""
-        return float(np.asarray(self.encoder.smooth_sign.slope))
+        self.finish_init()
 
     # -- training hooks -----------------------------------------------------------
-
-    def slope_at(self, epoch, epochs):
-        """Slope k at `epoch` (0-based) of an `epochs`-long run (docs/spah.md, "Smooth sign and slope")."""
-        if self.slope_schedule == "constant":
-            return self.slopes[0]
-        return staged_slope(epoch, epochs, slopes=self.slopes)
-
-    def training_callbacks(self, epochs):
-        """The smooth-sign schedule: sets k at each epoch start (`SmoothSignSchedule`)."""
-        return [SmoothSignSchedule(functools.partial(self.slope_at, epochs=check_positive_int(epochs, "epochs")))]
 
     def build_similarity(self, images, labels=None):
         """The semantic similarity S of the training images, as a `Prepared` (docs/spah.md).
@@ -291,34 +226,6 @@ class SPAH(SimilarityData, HashingModel):
                      neighbour_rule=self.neighbour_rule, neighbour_absent=self.neighbour_absent)
         facts.update({"k2": self.k2} if self.neighbour_rule == "shared" else {"tau": self.tau})
         return Prepared(value=matrix, facts=facts)
-
-    # -- compile --------------------------------------------------------------------
-
-    def compile(self, encoder_optimizer=None, generator_optimizer=None, discriminator_optimizer=None, **kwargs):
-        """Three optimizers, by default each Adam(2e-4, beta_1 0.5, beta_2 0.999)."""
-        super().compile(optimizer=encoder_optimizer or default_optimizer(), **kwargs)
-        self.generator_optimizer = generator_optimizer or default_optimizer()
-        self.discriminator_optimizer = discriminator_optimizer or default_optimizer()
-        # Built on their own variable sets, before any weights (and optimizer states) load.
-        self.optimizer.build(self.encoder.trainable_variables)
-        self.generator_optimizer.build(self.generator.trainable_variables)
-        self.discriminator_optimizer.build(self.discriminator.trainable_variables)
-
-    def get_compile_config(self):
-        if not self.compiled:
-            return None
-        return {
-            "encoder_optimizer": keras.optimizers.serialize(self.optimizer),
-            "generator_optimizer": keras.optimizers.serialize(self.generator_optimizer),
-            "discriminator_optimizer": keras.optimizers.serialize(self.discriminator_optimizer),
-        }
-
-    def compile_from_config(self, config):
-        self.compile(**{name: keras.optimizers.deserialize(spec) for name, spec in config.items()})
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
 
     # -- training ----------------------------------------------------------------------
 
@@ -432,24 +339,13 @@ class SPAH(SimilarityData, HashingModel):
     def get_config(self):
         config = super().get_config()
         config.update(
-            backbone=self.backbone,
-            backbone_weights=self.backbone_weights,
-            architecture=self.architecture,
-            width=self.width,
-            dropout=self.dropout,
-            gan_size=self.gan_size,
             noise_dim=self.noise_dim,
-            slopes=list(self.slopes),
-            slope_schedule=self.slope_schedule,
             adversarial_weight=self.adversarial_weight,
             similarity_weight=self.similarity_weight,
             quantization_weight=self.quantization_weight,
             reconstruction_weight=self.reconstruction_weight,
             code_reconstruction_weight=self.code_reconstruction_weight,
             similarity_norm=self.similarity_norm,
-            normalize_inner_product=self.normalize_inner_product,
-            feature_extractor=self.feature_extractor,
-            feature_weights=self.feature_weights,
             k=self.k,
             tau=self.tau,
             neighbour_rule=self.neighbour_rule,
@@ -459,7 +355,6 @@ class SPAH(SimilarityData, HashingModel):
             bin_width=self.bin_width,
             positive_sigmas=self.positive_sigmas,
             negative_sigmas=self.negative_sigmas,
-            seed=self.seed,
         )
         return config
 
@@ -479,7 +374,3 @@ def check_similarity_block(similarity_rows, images):
             f"(rows: this replica's items, columns: the whole batch), expected shape {list(expected)}, got "
             f"{list(shape)}. Build the pipeline with `model.make_train_dataset(images, batch_size=...)`."
         )
-
-
-def default_optimizer():
-    return keras.optimizers.Adam(2e-4, beta_1=0.5, beta_2=0.999)
