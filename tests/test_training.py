@@ -140,10 +140,12 @@ def test_train_cli_end_to_end(tmp_path):
 
 
 def test_demo_cli_prints_the_table_and_writes_both_pictures(tmp_path):
+    # CoopHash and BGAN are trained (smoke configs); SPAH and SADH come as presets, so four methods show.
     proc = run_tool([str(REPO / "tools" / "demo.py"), "--out", str(tmp_path), "--coophash_config",
-                     "coophash_digits:smoke", "--bgan_config", "bgan_digits:smoke", "--bits", "32"], tmp_path)
+                     "coophash_digits:smoke", "--bgan_config", "bgan_digits:smoke", "--bits", "32",
+                     "--presets", "spah-digits-32,sadh-digits_mosaic-32"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for row in ("LSH", "PCA-ITQ", "CoopHash", "BGAN", "sadh-digits_mosaic-32"):
+    for row in ("LSH", "PCA-ITQ", "CoopHash", "BGAN", "spah-digits-32", "sadh-digits_mosaic-32"):
         assert any(line.startswith(row) for line in proc.stdout.splitlines()), row
     assert "protocol digits-mosaic" in proc.stdout  # the multi-label preset is searched on its own protocol
     from PIL import Image
