@@ -1,6 +1,8 @@
 """Offline similarity structure for methods that learn from pairs of training images.
 
-Frozen features (`extract_features`), cosine K-nearest neighbours in row
+Frozen features (`extract_features`: pixels, a random conv layer, Coates-Ng
+k-means features, k-means + HOG + colour histograms, a keras application or
+a given array; see docs/similarity.md), cosine K-nearest neighbours in row
 blocks (`cosine_knn`, `knn_indicator`), the K1/K2 shared-neighbour rule
 (`shared_neighbour_sets`, `shared_neighbour_similarity`) and a sparse
 matrix of signed pairs (+1 and -1 stored, absent pairs read as a known
@@ -23,12 +25,17 @@ of `(images, S_B)` batches. Each method's own rule lives in its folder.
 """
 
 from hashzoo.similarity.features import (
+    PLAIN_EXTRACTORS,
     check_extractor,
     extract_features,
     keras_app_features,
+    kmeans_features,
+    kmeans_hog_features,
     pixel_features,
     random_conv_features,
 )
+from hashzoo.similarity.handcrafted import colour_histograms, hog
+from hashzoo.similarity.kmeans_network import KMeansFeatures
 from hashzoo.similarity.neighbours import (
     cosine_knn,
     knn_indicator,
@@ -48,16 +55,22 @@ from hashzoo.similarity.sparse import UNKNOWN, SparseSimilarity
 
 __all__ = [
     "DistanceThresholds",
+    "KMeansFeatures",
+    "PLAIN_EXTRACTORS",
     "SemanticSimilarity",
     "SparseSimilarity",
     "UNKNOWN",
     "check_extractor",
+    "colour_histograms",
     "combine_signs",
     "cosine_knn",
     "distance_thresholds",
     "extract_features",
     "feature_thresholds",
+    "hog",
     "keras_app_features",
+    "kmeans_features",
+    "kmeans_hog_features",
     "knn_indicator",
     "neighbour_similarity",
     "pixel_features",

@@ -1,7 +1,9 @@
 """Frozen features for offline similarity matrices.
 
 The similarity a method learns from is computed once, before training, from
-features of a network that is never the one being trained:
+features of a network that is never the one being trained. Labels are never
+read. See docs/similarity.md for what each extractor is and how much class
+structure its K-NN lists keep on the CIFAR-10 subset and digits.
 
 - `"pixels"` (the offline default): flatten, standardise each dimension,
   PCA to `min(256, D)`, L2-normalise;
@@ -9,20 +11,41 @@ features of a network that is never the one being trained:
   trained without labels) 5x5 conv layer of 256 ReLU units, max-pooled to a
   4x4 grid, then the `"pixels"` post-processing. Random conv + ReLU + pooling
   features keep more class structure than raw pixels (Jarrett et al., ICCV
-  2009; Saxe et al., ICML 2011); on the CIFAR-10 subset the K-NN lists they
-  give share the query's class 27% of the time against 24% for pixels;
+  2009; Saxe et al., ICML 2011);
+- `"kmeans"`: a single-layer k-means network learned without labels from
+  the images themselves (Coates, Ng & Lee, AISTATS 2011; 400 centroids of
+  whitened 6x6 patches, triangle activation, quadrant sum pooling, see
+  `hashzoo.similarity.kmeans_network`), then the `"pixels"` post-processing;
+- `"kmeans+hog"`: the `"kmeans"` features, a HOG descriptor (Dalal & Triggs,
+  CVPR 2005) and per-channel colour histograms (see
+  `hashzoo.similarity.handcrafted`), each block post-processed to unit rows,
+  weighted 1 : 1 : 0.5, concatenated, then centred, PCA to 256 and
+  L2-normalised;
 - `"keras_app:<name>"`: a `keras.applications` network (e.g. `resnet50`,
   average pooled, or `vgg16` / `vgg19` fc2) with weights from a local file
   only, its own input size and preprocessing;
 - `"array:<path.npy>"`: an `[N, D]` array given by the user, rows in the
   order of the training images.
+
+Measured share of same-class images among the 20 cosine nearest neighbours
+on the CIFAR-10 subset's 4,050 training images (`bench/graph_purity.py`):
+pixels 0.24, random_conv 0.27, kmeans 0.32, kmeans+hog 0.37.
 """
 
 import os
 
 import numpy as np
 
+from hashzoo.similarity import handcrafted
+from hashzoo.similarity.kmeans_network import KMeansFeatures
+
 PIXEL_PCA_DIM = 256
+
+#: Extractors chosen by a plain name (`keras_app:<name>` and `array:<path>` take an argument).
+PLAIN_EXTRACTORS = ("pixels", "random_conv", "kmeans", "kmeans+hog")
+
+#: Weights of the k-means, HOG and colour-histogram blocks of `"kmeans+hog"` (each block has unit rows).
+KMEANS_HOG_WEIGHTS = (1.0, 1.0, 0.5)
 
 # name -> (keras.applications constructor, its module, input side, "avg" pooling or the feature layer)
 KERAS_APPS = {
@@ -91,6 +114,58 @@ def random_conv_features(images, filters=256, kernel=5, grid=4, seed=0, batch_si
     return pixel_features(np.concatenate(outputs))
 
 
+def kmeans_features(images, seed=0, **options):
+    """Coates-Ng k-means features (`KMeansFeatures(seed=seed, **options)`), learned on `images`.
+
+    The network is fitted on `images` (labels are never read) and applied
+    to them; its `4 * K` pooled activations go through `pixel_features`
+    (standardise, PCA to 256, L2).
+
+    Returns:
+        float32 `[N, min(256, 4K)]` with unit rows.
+    """
+    return pixel_features(KMeansFeatures(seed=seed, **options).fit(images).transform(images))
+
+
+def _centred_pca_unit_rows(x, max_dim=PIXEL_PCA_DIM):
+    """Centre (no per-dimension scaling, so block weights survive), PCA to `max_dim`, L2-normalise."""
+    import scipy.linalg
+
+    x = np.asarray(x, np.float64)
+    x = x - x.mean(axis=0)
+    num_items, total = x.shape
+    dim = min(int(max_dim), total, num_items)
+    if dim < total:
+        if total <= num_items:
+            _, vectors = scipy.linalg.eigh(x.T @ x, subset_by_index=[total - dim, total - 1])
+            x = x @ vectors[:, ::-1]
+        else:
+            values, vectors = scipy.linalg.eigh(x @ x.T, subset_by_index=[num_items - dim, num_items - 1])
+            x = vectors[:, ::-1] * np.sqrt(np.maximum(values[::-1], 0.0))
+    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return x.astype(np.float32)
+
+
+def kmeans_hog_features(images, seed=0, block_weights=KMEANS_HOG_WEIGHTS, **options):
+    """`"kmeans+hog"`: k-means, HOG and colour-histogram blocks, weighted and concatenated.
+
+    Each block is brought to unit rows first (`pixel_features`: standardise,
+    PCA to 256, L2; the colour histograms are square-rooted before), so no
+    block dominates by its size or scale; the blocks are then multiplied by
+    `block_weights` (k-means, HOG, colour), concatenated, centred, reduced by PCA
+    to 256 dimensions and L2-normalised.
+
+    Returns:
+        float32 `[N, <= 256]` with unit rows.
+    """
+    blocks = [
+        kmeans_features(images, seed=seed, **options),
+        pixel_features(handcrafted.hog(images)),
+        pixel_features(np.sqrt(handcrafted.colour_histograms(images))),
+    ]
+    return _centred_pca_unit_rows(np.concatenate([w * b for w, b in zip(block_weights, blocks)], axis=1))
+
+
 def keras_app_features(images, name, weights, batch_size=64):
     """Features of a `keras.applications` network loaded from a local weights file.
 
@@ -129,14 +204,17 @@ def keras_app_features(images, name, weights, batch_size=64):
     return np.concatenate(outputs).astype(np.float32)
 
 
-def extract_features(images, extractor="pixels", weights=None):
+def extract_features(images, extractor="pixels", weights=None, seed=0):
     """Frozen features of `images` by extractor name (see the module docstring).
 
     Args:
         images: uint8 pixels `[N, H, W, C]`.
-        extractor: `"pixels"`, `"random_conv"`, `"keras_app:<name>"` or
+        extractor: one of `PLAIN_EXTRACTORS` (`"pixels"`, `"random_conv"`,
+            `"kmeans"`, `"kmeans+hog"`), `"keras_app:<name>"` or
             `"array:<path.npy>"`.
         weights: the weights file of a `keras_app` extractor.
+        seed: seeds the random conv layer and the k-means patches and
+            centroids (same images and seed give the same features).
 
     Returns:
         float32 `[N, D]`.
@@ -145,7 +223,11 @@ def extract_features(images, extractor="pixels", weights=None):
     if extractor == "pixels":
         return pixel_features(images)
     if extractor == "random_conv":
-        return random_conv_features(images)
+        return random_conv_features(images, seed=seed)
+    if extractor == "kmeans":
+        return kmeans_features(images, seed=seed)
+    if extractor == "kmeans+hog":
+        return kmeans_hog_features(images, seed=seed)
     kind, _, argument = extractor.partition(":")
     if kind == "keras_app":
         return keras_app_features(images, argument, weights)
@@ -164,11 +246,12 @@ def check_extractor(extractor):
     """Returns `extractor` if it names a known feature extractor, else raises ValueError."""
     extractor = str(extractor)
     kind, _, argument = extractor.partition(":")
-    if extractor in ("pixels", "random_conv") or (kind == "keras_app" and argument in KERAS_APPS) or (
+    if extractor in PLAIN_EXTRACTORS or (kind == "keras_app" and argument in KERAS_APPS) or (
         kind == "array" and argument
     ):
         return extractor
     raise ValueError(
-        f"unknown feature_extractor {extractor!r}; allowed: 'pixels', 'random_conv', "
-        f"{[f'keras_app:{name}' for name in sorted(KERAS_APPS)]} or 'array:<path.npy>'."
+        f"unknown feature_extractor {extractor!r}; allowed: "
+        f"{', '.join(repr(name) for name in PLAIN_EXTRACTORS)}, "
+        f"{', '.join(repr(f'keras_app:{name}') for name in sorted(KERAS_APPS))} or 'array:<path.npy>'."
     )

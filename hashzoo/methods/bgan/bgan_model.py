@@ -84,8 +84,9 @@ class BGAN(SmoothSignGAN):
             `"alternating"` (D first, then E and G against the updated D).
         k1, k2: K1 and K2 of the neighbourhood rule (20, 30 [code]).
         feature_extractor: frozen features for the K-NN search: `"pixels"`,
-            `"keras_app:<name>"` or `"array:<path.npy>"`
-            (`hashzoo.similarity.extract_features`).
+            `"random_conv"`, `"kmeans"`, `"kmeans+hog"`, `"keras_app:<name>"`
+            or `"array:<path.npy>"` (`hashzoo.similarity.extract_features`,
+            docs/similarity.md).
         feature_weights: weights file of a `keras_app` feature extractor.
         seed: int, seeds initializers and the noise stream.
         preprocessing: the input contract of the encoder (default 32x32 RGB

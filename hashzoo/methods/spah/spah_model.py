@@ -82,7 +82,8 @@ class SPAH(SmoothSignGAN):
             pairs) or `"all"` (by every pair, SSDH's form).
         normalize_inner_product: divide u_i.u_j by L in L_S.
         feature_extractor: frozen features for S (`"pixels"`,
-            `"random_conv"`, `"keras_app:<name>"`, `"array:<path.npy>"`).
+            `"random_conv"`, `"kmeans"`, `"kmeans+hog"`, `"keras_app:<name>"`,
+            `"array:<path.npy>"`; docs/similarity.md).
         feature_weights: weights file of a `keras_app` extractor.
         k, tau: neighbours per item and overlap threshold of the neighbour rule.
         neighbour_rule: `"overlap"` or `"shared"` (BGAN's K1/K2 positives, K1 = k).
