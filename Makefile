@@ -19,7 +19,7 @@ demo: $(STAMP)
 
 # The test suite (about 14 minutes on 2 CPU cores, two pytest-xdist workers); slow tests need --run-slow.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2 --dist worksteal
 
 bench: $(STAMP)
 	$(BIN)/python bench/eval_bench.py

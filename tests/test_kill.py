@@ -248,6 +248,9 @@ def test_stale_temporaries_are_cleaned_but_never_a_live_writers(tmp_path):
         alive.wait()
 
 
+# Slow: tests/test_finetune.py resumes a killed fine-tune in-process, test_training.py kills the best-weights
+# write, and the mid-epoch test above refuses other arguments; this one runs the three through the tool.
+@pytest.mark.slow
 def test_a_finetune_killed_in_its_best_checkpoint_write_resumes_and_refuses_other_arguments(tmp_path):
     from tests.test_finetune import PARENT, write_folder
 

@@ -279,6 +279,9 @@ def test_smoke_run_on_digit_mosaics_learns_margins_and_beats_the_relevant_pair_r
     np.testing.assert_array_equal(loaded.encode(query.images[:20]), model.encode(query.images[:20]))
 
 
+# Slow: the same kill at a stage record and resume run in tests/test_training.py on a toy staged method
+# (`test_a_killed_run_skips_completed_stages_and_ends_where_an_uninterrupted_run_ends`); this is SADH's own.
+@pytest.mark.slow
 def test_a_run_killed_at_the_stage_boundary_resumes_to_the_uninterrupted_result(tmp_path):
     from tests.test_kill import tool
 

@@ -105,6 +105,7 @@ class BGAN(SmoothSignGAN):
     (32, 8)
     """
 
+    SUPERVISED = False  # never sees labels; `data_arguments` passes only the seed
     TRACKERS = TRACKERS
 
     @staticmethod

@@ -65,7 +65,6 @@ class SmoothSignGAN(SimilarityData, HashingModel):
     """
 
     VGG19_PREPROCESSING = VGG19_PREPROCESSING
-    SUPERVISED = False
     #: Names of the Mean trackers `train_step` reports; each subclass sets its own.
     TRACKERS = ()
 

@@ -112,6 +112,7 @@ class SPAH(SmoothSignGAN):
     (32, 8)
     """
 
+    SUPERVISED = False  # never sees labels; `data_arguments` passes only the seed
     TRACKERS = TRACKERS
 
     @staticmethod
