@@ -28,6 +28,7 @@ import math
 import pathlib
 
 from hashzoo import data as data_lib
+from hashzoo.data import folders
 
 LOADED, REPLACED, REINITIALISED, REBUILT = "loaded", "replaced", "re-initialised", "rebuilt"
 STATUSES = (LOADED, REPLACED, REINITIALISED, REBUILT)
@@ -98,9 +99,8 @@ def load_data(source, preprocessing, data_dir=None, resize=False, convert_channe
     grid = _mosaic_grid(protocol)
     text = str(source)
     path = pathlib.Path(text).expanduser()
-    from hashzoo.data import cifar10
-
-    is_folder = path.is_dir() and not cifar10.is_cifar10_folder(path)
+    # An image folder is sized before loading (it may hold several sizes); any other source is loaded first.
+    is_folder = folders.folder_kind(path) == folders.IMAGES
     if is_folder:
         shapes = _folder_shapes(path)
     else:

@@ -333,6 +333,16 @@ def test_load_rejects_unknown_forms_and_options(source, kwargs, message):
         data.load(source, **kwargs)
 
 
+def test_folder_kind_names_the_loader_load_uses(tmp_path, image_tree):
+    """One check tells the two folder forms apart for `load`, fine-tuning and tools/evaluate.py."""
+    fake = _write_fake_cifar(tmp_path / "fake" / "cifar-10-batches-py")
+    assert data.folder_kind(fake) == data.folder_kind(fake.parent) == "cifar10"
+    assert data.folder_kind(str(image_tree)) == "images"
+    a_file = image_tree / "dog" / "notes.txt"
+    for source in ("digits", "tfds:cifar10", a_file, tmp_path / "missing"):
+        assert data.folder_kind(source) is None
+
+
 def test_load_rejects_bad_folder_option(image_tree):
     with pytest.raises(ValueError, match="valid options: image_size, channels"):
         data.load(str(image_tree), split="train")

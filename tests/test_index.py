@@ -384,6 +384,17 @@ def test_approximate_errors():
         ApproximateHammingIndex(16, "milvus-ivf")
     with pytest.raises(ValueError, match=r"the index is empty"):
         ApproximateHammingIndex(16, "hnsw").search(np.ones((1, 16)), 1)
+    # Accessors and input checks come from HammingIndex's base class, messages included.
+    index = ApproximateHammingIndex(16, "hnsw")
+    index.add(np.ones((3, 16)))
+    assert (index.bits, len(index)) == (16, 3)
+    with pytest.raises(ValueError, match=r"k=4 is larger than the index \(3 codes\)"):
+        index.search(np.ones((1, 16)), 4)
+    with pytest.raises(ValueError, match=r"`queries` is empty"):
+        index.search(np.zeros((0, 16)), 1)
+    with pytest.raises(ValueError, match=r"`codes` must hold only \+1 and -1, found \[2\]"):
+        index.add(np.full((1, 16), 2))
+    assert len(index) == 3
 
 
 def test_search_doc_examples_run(tmp_path, monkeypatch):

@@ -25,3 +25,39 @@ def test_squared_distance_is_four_times_hamming_on_codes():
     a, b = (np.where(rng.random((6, 16)) < 0.5, 1.0, -1.0).astype("float32") for _ in range(2))
     hamming = (a != b).sum(1)
     np.testing.assert_allclose(np.asarray(losses.squared_distance(a, b)), 4 * hamming)
+
+
+def test_balanced_neighbourhood_loss_gives_each_kind_of_pair_half():
+    u = np.array([[1.0, 1.0], [1.0, -1.0], [0.5, 0.5]], "float32")
+    s = np.array([[1, -1, -1], [-1, 1, -1], [-1, -1, 1]], "float32")
+    inner = u @ u.T / 2
+    residual = (inner - s) ** 2
+    # 3 positive pairs (the diagonal), 6 negative ones.
+    expected = 0.5 * residual[s > 0].mean() + 0.5 * residual[s < 0].mean()
+    np.testing.assert_allclose(float(losses.neighbourhood_loss(u, u, s, balance="balanced")), expected, rtol=1e-6)
+    # "none" is the plain mean over every pair, BGAN's published loss.
+    np.testing.assert_allclose(float(losses.neighbourhood_loss(u, u, s)), residual.mean(), rtol=1e-6)
+    np.testing.assert_allclose(float(losses.neighbourhood_loss(u, u, s)), float(losses.pairwise_similarity_loss(u, u, s)))
+    # A block without negatives keeps its positives' half.
+    only = np.ones((3, 3), "float32")
+    np.testing.assert_allclose(float(losses.neighbourhood_loss(u, u, only, balance="balanced")),
+                               0.5 * ((inner - 1) ** 2).mean(), rtol=1e-6)
+
+
+def test_balanced_neighbourhood_loss_splits_over_replicas_like_one_device():
+    rng = np.random.default_rng(1)
+    u = np.tanh(rng.normal(size=(6, 4))).astype("float32")
+    s = np.where(rng.random((6, 6)) < 0.3, 1.0, -1.0).astype("float32")
+    whole = float(losses.neighbourhood_loss(u, u, s, balance="balanced"))
+    # Two replicas, rows 0-2 and 3-5, each against every column, global counts over the replica count.
+    counts = (float((s > 0).sum()) / 2, float((s < 0).sum()) / 2)
+    parts = [float(losses.neighbourhood_loss(u[r], u, s[r], balance="balanced", counts=counts))
+             for r in (slice(0, 3), slice(3, 6))]
+    np.testing.assert_allclose(sum(parts) / 2, whole, rtol=1e-6)
+
+
+def test_neighbourhood_loss_names_the_allowed_balances():
+    import pytest
+
+    with pytest.raises(ValueError, match=r"`balance` must be one of \['none', 'balanced'\], got 'half'"):
+        losses.neighbourhood_loss(np.ones((1, 2), "float32"), np.ones((1, 2), "float32"), np.ones((1, 1)), "half")

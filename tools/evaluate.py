@@ -57,14 +57,11 @@ def evaluate(model, data_source, protocol_id, data_dir=None, batch_size=256, exp
 def _load_options(model, data_source, data_dir):
     """Options of `data.load`: TFDS needs its folder; an image folder is read with the model's channel
     count, as fine-tuning reads it, so a grey preset sees the same pixels it was measured on."""
-    import pathlib
-
-    from hashzoo.data import cifar10
+    from hashzoo.data import folders
 
     if str(data_source).startswith("tfds:"):
         return {"data_dir": data_dir}
-    path = pathlib.Path(str(data_source)).expanduser()
-    if path.is_dir() and not cifar10.is_cifar10_folder(path):
+    if folders.folder_kind(data_source) == folders.IMAGES:
         return {"channels": model.preprocessing.channels}
     return {}
 

@@ -50,18 +50,6 @@ flags.DEFINE_bool("overwrite", False, "build: replace an existing index file.")
 flags.DEFINE_integer("verbose", 1, "progress bar: 0 silent, 1 bar.")
 
 
-def _output_file_error(value, flag):
-    """A message when the output file `value` cannot be written: a folder, or under a file."""
-    if value is None:
-        return None
-    if not str(value).strip():
-        return f"{flag} is empty; pass a file path."
-    path = os.path.expanduser(value)
-    if os.path.isdir(path):
-        return f"{flag} {value!r} is a folder; expected a file path."
-    return cli.check_output_folder(os.path.dirname(os.path.abspath(path)), flag)
-
-
 def _command_errors(F, command):
     """The messages about flags that the command does not take or needs."""
     errors = []
@@ -108,9 +96,9 @@ def flag_errors(F, argv):
         cli.check_preset(F.preset, "--preset"),
         cli.check_model_path(F.model, "--model"),
         cli.check_existing_folder(F.folder, "--folder", "a folder of images"),
-        _output_file_error(F.index, "--index") if argv[1] == "build" else None,
-        _output_file_error(F.json, "--json"),
-        _output_file_error(F.grid, "--grid"),
+        cli.check_output_file(F.index, "--index") if argv[1] == "build" else None,
+        cli.check_output_file(F.json, "--json"),
+        cli.check_output_file(F.grid, "--grid"),
         cli.check_positive_int(F.k, "--k"),
         cli.check_positive_int(F.radius, "--radius", minimum=0),
         cli.check_positive_int(F.batch_size, "--batch_size"),

@@ -10,8 +10,11 @@ Sources: `load_digits()` (bundled with scikit-learn, offline),
 `load_cifar10(path)` (official python pickles), `load_tfds(name, data_dir)`
 (a dataset already prepared with TFDS), `load_image_folder(path)` (one
 sub-folder per class) and `load(source)`, which picks one from a string.
-`write_image_folder(dataset, folder)` writes single-label data as such a
-folder (PNG files), e.g. to fine-tune on a chosen set of classes.
+`folder_kind(path)` says which of the two folder loaders a folder needs
+(`"cifar10"`, `"images"` or None), the one check `load`, fine-tuning and
+evaluation share. `write_image_folder(dataset, folder)` writes
+single-label data as such a folder (PNG files), e.g. to fine-tune on a
+chosen set of classes.
 
 >>> from hashzoo import data
 >>> digits = data.load_digits()
@@ -31,6 +34,7 @@ True
 from hashzoo.data.cifar10 import CIFAR10_URL, load_cifar10
 from hashzoo.data.dataset import ImageDataset
 from hashzoo.data.digits import load_digits
+from hashzoo.data.folders import folder_kind
 from hashzoo.data.image_folder import load_image_folder, write_image_folder
 from hashzoo.data.mosaic import make_mosaics
 from hashzoo.data.paths import cifar10_subset_dir, shared_data_dir
@@ -53,6 +57,7 @@ __all__ = [
     "Protocol",
     "Split",
     "cifar10_subset_dir",
+    "folder_kind",
     "get_protocol",
     "list_protocols",
     "load",

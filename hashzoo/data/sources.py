@@ -8,6 +8,7 @@ import pathlib
 
 from hashzoo.data import cifar10
 from hashzoo.data import digits
+from hashzoo.data import folders
 from hashzoo.data import image_folder
 from hashzoo.data import paths
 from hashzoo.data import tfds_source
@@ -44,6 +45,10 @@ def load(source, **kwargs):
     - any other existing folder: `load_image_folder(path, image_size=...,
       channels=...)`.
 
+    The two folder forms are told apart by `folder_kind`, the check that
+    fine-tuning and `tools/evaluate.py` also use, so every caller reads a
+    folder with the loader chosen here.
+
     Args:
         source: one of the forms above.
         **kwargs: options of the loader the form selects; others are an error.
@@ -72,9 +77,10 @@ def load(source, **kwargs):
         return _call(lambda **kw: tfds_source.load_tfds(name, **kw), text, kwargs,
                      ("data_dir", "split", "image_key", "label_key"))
     path = pathlib.Path(text).expanduser()
-    if path.is_dir() and cifar10.is_cifar10_folder(path):
+    kind = folders.folder_kind(path)
+    if kind == folders.CIFAR10:
         return _call(lambda: cifar10.load_cifar10(path), text, kwargs, ())
-    if path.is_dir():
+    if kind == folders.IMAGES:
         return _call(lambda **kw: image_folder.load_image_folder(path, **kw), text,
                      kwargs, ("image_size", "channels"))
     reason = "is a file" if path.exists() else "is neither a known name nor an existing folder"

@@ -22,9 +22,8 @@ holds id -1 and distance -1.
 
 import numpy as np
 
-from hashzoo.codes import as_packed
 from hashzoo.index import milvus_store
-from hashzoo.index.hamming_index import check_ids, load_arrays, save_arrays
+from hashzoo.index.hamming_index import CodeIndexBase, load_arrays, save_arrays
 from hashzoo.metrics import faiss_knn
 from hashzoo.metrics.ranking import sort_ties
 from hashzoo.utils.validation import check_bits, check_choice, check_positive_int
@@ -39,7 +38,7 @@ def _faiss():
     return faiss
 
 
-class ApproximateHammingIndex:
+class ApproximateHammingIndex(CodeIndexBase):
     """Approximate k-nearest-neighbour search over binary codes (never exact).
 
     Args:
@@ -102,17 +101,9 @@ class ApproximateHammingIndex:
         self._set_search_parameters()
 
     @property
-    def bits(self):
-        """Code length in bits."""
-        return self._bits
-
-    @property
     def kind(self):
         """`"ivf"`, `"hnsw"` or `"milvus-ivf"`."""
         return self._kind
-
-    def __len__(self):
-        return self._size
 
     def _set_search_parameters(self):
         if self._faiss is None:
@@ -148,8 +139,7 @@ class ApproximateHammingIndex:
 
     def add(self, codes, ids=None):
         """Appends codes (the first `add` of an IVF index also trains it); see `HammingIndex.add`."""
-        packed, _ = as_packed(codes, self._bits, "codes")
-        ids = check_ids(ids, len(packed), self._size)
+        packed, ids = self._codes_to_add(codes, ids)
         if len(packed) == 0:
             return
         if self._milvus is not None:
@@ -170,13 +160,7 @@ class ApproximateHammingIndex:
     def search(self, queries, k):
         """Approximate top-k: `(distances int32 [Q, k], ids int64 [Q, k])`, -1 where nothing was found."""
         k = check_positive_int(k, "k")
-        if self._size == 0:
-            raise ValueError("the index is empty; call `add(codes)` before searching.")
-        if k > self._size:
-            raise ValueError(f"k={k} is larger than the index ({self._size} codes); use k <= {self._size}.")
-        packed, _ = as_packed(queries, self._bits, "queries")
-        if len(packed) == 0:
-            raise ValueError(f"`queries` is empty (shape {packed.shape}); pass at least one code.")
+        packed = self._queries(queries, k)
         if self._milvus is not None:
             distances, _, ids = self._milvus.search(packed, min(k, milvus_store.MAX_LIMIT))
             return distances, ids

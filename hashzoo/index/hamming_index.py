@@ -50,7 +50,42 @@ BACKENDS = ("auto", "faiss", "numpy", "milvus")
 FILE_FORMAT = 1
 
 
-class HammingIndex:
+class CodeIndexBase:
+    """What every code index does alike: its accessors and the checks on codes going in and queries.
+
+    `HammingIndex` (exact) and `approximate.ApproximateHammingIndex` both keep
+    the code length in `_bits` and the stored count in `_size` (for Milvus,
+    the collection's count). The accessors and the input checks are written
+    once here, so the two indexes accept the same codes and refuse the same
+    searches with the same messages.
+    """
+
+    @property
+    def bits(self):
+        """Code length in bits."""
+        return self._bits
+
+    def __len__(self):
+        return self._size
+
+    def _codes_to_add(self, codes, ids):
+        """`(packed, ids)` of codes to append: codes of this length, ids (default positions) of the same count."""
+        packed, _ = as_packed(codes, self._bits, "codes")
+        return packed, check_ids(ids, len(packed), self._size)
+
+    def _queries(self, queries, k=None):
+        """The packed queries of a search; refuses an empty index, no queries, and a `k` above the size."""
+        if self._size == 0:
+            raise ValueError("the index is empty; call `add(codes)` before searching.")
+        packed, _ = as_packed(queries, self._bits, "queries")
+        if len(packed) == 0:
+            raise ValueError(f"`queries` is empty (shape {packed.shape}); pass at least one code.")
+        if k is not None and k > self._size:
+            raise ValueError(f"k={k} is larger than the index ({self._size} codes); use k <= {self._size}.")
+        return packed
+
+
+class HammingIndex(CodeIndexBase):
     """Exact Hamming-distance search over +1/-1 or packed binary codes.
 
     Ids are the user's (int64; by default the insertion positions 0, 1, ...).
@@ -124,17 +159,9 @@ class HammingIndex:
             self._size = self._milvus.size
 
     @property
-    def bits(self):
-        """Code length in bits."""
-        return self._bits
-
-    @property
     def backend(self):
         """The backend in use: `"faiss"`, `"numpy"` or `"milvus"`."""
         return self._backend
-
-    def __len__(self):
-        return self._size
 
     def add(self, codes, ids=None):
         """Appends codes; their positions continue from the current size.
@@ -149,8 +176,7 @@ class HammingIndex:
             ValueError: when the codes are malformed or have another length,
                 or `ids` has another length.
         """
-        packed, _ = as_packed(codes, self._bits, "codes")
-        ids = check_ids(ids, len(packed), self._size)
+        packed, ids = self._codes_to_add(codes, ids)
         if len(packed) == 0:
             return
         if self._milvus is not None:
@@ -191,14 +217,6 @@ class HammingIndex:
             self._words = as_words(self._packed())
         return self._words
 
-    def _queries(self, queries):
-        if self._size == 0:
-            raise ValueError("the index is empty; call `add(codes)` before searching.")
-        packed, _ = as_packed(queries, self._bits, "queries")
-        if len(packed) == 0:
-            raise ValueError(f"`queries` is empty (shape {packed.shape}); pass at least one code.")
-        return packed
-
     def _block_size(self, per_query):
         return max(1, self._memory_budget // max(1, per_query))
 
@@ -217,12 +235,7 @@ class HammingIndex:
             ValueError: for k < 1, k > len(self), an empty index or bad codes.
         """
         k = check_positive_int(k, "k")
-        packed = self._queries(queries)
-        if k > self._size:
-            raise ValueError(
-                f"k={k} is larger than the index ({self._size} codes); "
-                f"use k <= {self._size}."
-            )
+        packed = self._queries(queries, k)
         if self._milvus is not None:
             if k > milvus_store.MAX_LIMIT:
                 raise ValueError(f"k={k} is above Milvus's limit of {milvus_store.MAX_LIMIT} results per query.")

@@ -14,6 +14,6 @@ Example:
 """
 
 from hashzoo.losses.hashing import quantization_loss, squared_distance, triplet_hash_loss
-from hashzoo.losses.similarity import pairwise_similarity_loss
+from hashzoo.losses.similarity import BALANCES, neighbourhood_loss, pairwise_similarity_loss
 
-__all__ = ["pairwise_similarity_loss", "quantization_loss", "squared_distance", "triplet_hash_loss"]
+__all__ = ["BALANCES", "neighbourhood_loss", "pairwise_similarity_loss", "quantization_loss", "squared_distance", "triplet_hash_loss"]

@@ -1,7 +1,6 @@
 """`train`: a zoo config's method, built from the data, through the training core to a preset folder."""
 
 import inspect
-import pathlib
 
 from hashzoo import data as data_lib
 from hashzoo import distribute, methods
@@ -35,12 +34,9 @@ def protocol_for(data, protocol):
         return protocol
     if data is None:
         return None
-    path = pathlib.Path(str(data)).expanduser()
-    from hashzoo.data import cifar10
+    from hashzoo.data import folders
 
-    if path.is_dir() and not cifar10.is_cifar10_folder(path):
-        return "folder"
-    return None
+    return "folder" if folders.folder_kind(data) == folders.IMAGES else None
 
 
 def train(config, out_dir, data=None, strategy="none", verbose=1, overwrite=False, command=None, extra_callbacks=()):

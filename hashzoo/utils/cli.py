@@ -10,7 +10,7 @@ thing in `main`, the tool collects the messages of its own checks (the
 `report_errors`, which prints each as an `error:` line and returns 2, so a
 bad command fails before any model or data loads.
 
-Tools that adopt it: tools/export.py, tools/evaluate.py, tools/make_preset.py.
+Tools that adopt it: tools/export.py, tools/evaluate.py, tools/index.py, tools/make_preset.py.
 
 >>> check_positive_int(0, "--bits")
 '--bits must be an integer >= 1, got 0.'
@@ -109,6 +109,18 @@ def check_output_folder(value, flag):
     return None
 
 
+def check_output_file(value, flag):
+    """A message when the output file `value` cannot be written: empty, an existing folder, or under a file."""
+    if value is None:
+        return None
+    if not str(value).strip():
+        return f"{flag} is empty; pass a file path."
+    path = os.path.expanduser(value)
+    if os.path.isdir(path):
+        return f"{flag} {value!r} is a folder; expected a file path."
+    return check_output_folder(os.path.dirname(os.path.abspath(path)), flag)
+
+
 def check_data_source(value, flag="--data", data_dir=None):
     """A message unless `value` names a data source `hashzoo.data.load` takes (without loading it).
 
@@ -205,6 +217,6 @@ def check_model_path(value, flag="--model"):
 
 __all__ = [
     "EXIT_USAGE", "check_data_source", "check_existing_folder", "check_model_path", "check_no_arguments",
-    "check_not_empty", "check_output_folder", "check_positive_float", "check_positive_int", "check_preset",
-    "check_protocol", "parse_flags", "report_errors",
+    "check_not_empty", "check_output_file", "check_output_folder", "check_positive_float", "check_positive_int",
+    "check_preset", "check_protocol", "parse_flags", "report_errors",
 ]

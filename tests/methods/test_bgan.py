@@ -98,6 +98,14 @@ def test_two_replicas_take_the_same_step_as_one_device():
     )
 
 
+def test_two_replicas_take_the_same_balanced_step_as_one_device():
+    # The balanced neighbourhood loss divides by the global batch's pair counts, gathered from the replicas.
+    images = digits_batch(16)
+    helpers.run_distributed_equivalence_test(
+        build(neighbourhood_balance="balanced"), images, batch_similarity(images), atol=2e-5, rtol=2e-4
+    )
+
+
 @pytest.mark.slow  # test_two_replicas_take_the_same_step_as_one_device covers the step
 def test_fit_on_the_similarity_pipeline_under_two_replicas():
     images = digits_batch(32)

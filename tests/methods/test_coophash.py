@@ -52,7 +52,8 @@ def test_serialization_with_non_default_values():
             margin=3.0, hash_weight=0.5, class_weight=2.0, synthetic_class_weight=0.3, quantization_weight=0.2,
             energy_weight=0.01, kl_weight=1.5, vae_trains_trunk=False, pair_source="real",
             real_triplet_weight=0.4, log_std_bounds=(-3.0, 0.5), descriptor_clipnorm=7.0, generator_clipnorm=None,
-            langevin_grad_clip=0.3, seed=7, preprocessing={"image_size": (16, 16), "channels": 3}, name="coop",
+            langevin_grad_clip=0.3, seed=7, preprocessing={"image_size": (16, 16), "channels": 3}, augment="flip_crop",
+            name="coop",
         ),
     )
     for cls, kwargs in (
@@ -404,14 +405,36 @@ def test_configs_without_the_stability_keys_load_with_the_defaults_and_the_same_
     images, labels = digits_batch(8)
     model = build()()
     config = model.get_config()
-    for key in ("log_std_bounds", "descriptor_clipnorm", "generator_clipnorm", "langevin_grad_clip"):
+    for key in ("log_std_bounds", "descriptor_clipnorm", "generator_clipnorm", "langevin_grad_clip", "augment"):
         config.pop(key)
     old = CoopHash.from_config(config)
     old.set_weights(model.get_weights())
     np.testing.assert_array_equal(old.encode(images), model.encode(images))
     fresh = CoopHash(code_bits=8, num_classes=3, preprocessing=DIGITS).get_config()
-    for key in ("log_std_bounds", "descriptor_clipnorm", "generator_clipnorm", "langevin_grad_clip"):
+    for key in ("log_std_bounds", "descriptor_clipnorm", "generator_clipnorm", "langevin_grad_clip", "augment"):
         assert old.get_config()[key] == fresh[key]
+    assert old.augmentation is None
+
+
+def test_augmentation_flips_and_shifts_real_images_in_training_only(tmp_path):
+    """Off by default; on, it changes the step but not the codes, and the model saves and loads."""
+    images, labels = digits_batch(16)
+    plain, augmented = build()(), build(augment="crop")()
+    assert plain.augmentation is None and augmented.augmentation.pad == 1 and not augmented.augmentation.flip
+    augmented.set_weights(plain.get_weights())
+    np.testing.assert_array_equal(augmented.encode(images), plain.encode(images))
+    h_plain = plain.fit(images, labels, batch_size=8, epochs=1, shuffle=False, verbose=0).history
+    h_augmented = augmented.fit(images, labels, batch_size=8, epochs=1, shuffle=False, verbose=0).history
+    # The trackers' reference is the data's pixel std, before augmentation.
+    np.testing.assert_allclose(h_augmented["real_pixel_std"], h_plain["real_pixel_std"], rtol=1e-6)
+    assert h_augmented["class_loss"] != h_plain["class_loss"]
+    loaded = helpers.run_saving_test(augmented, images, tmp_path)
+    assert loaded.augment == "crop" and loaded.augmentation.get_config() == augmented.augmentation.get_config()
+
+
+def test_two_replicas_take_the_same_augmented_step_as_one_device():
+    images, labels = digits_batch(16)
+    helpers.run_distributed_equivalence_test(build(augment="flip_crop"), images, labels, atol=2e-5, rtol=2e-4)
 
 
 def test_bad_arguments_are_named():
@@ -419,5 +442,7 @@ def test_bad_arguments_are_named():
         CoopHash(code_bits=8, num_classes=1, preprocessing=DIGITS)
     with pytest.raises(ValueError, match="pair_source"):
         CoopHash(code_bits=8, num_classes=3, pair_source="fake", preprocessing=DIGITS)
+    with pytest.raises(ValueError, match="augment"):
+        CoopHash(code_bits=8, num_classes=3, augment="mixup", preprocessing=DIGITS)
     with pytest.raises(ValueError, match=r"4 \* 2\*\*n"):
         CoopHash(code_bits=8, num_classes=3, preprocessing={"image_size": (28, 28), "channels": 1})

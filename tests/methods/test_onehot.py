@@ -37,7 +37,8 @@ def test_serialization_with_non_default_values():
     helpers.run_serialization_test(
         OneHotClassifierHasher,
         dict(code_bits=12, num_classes=5, width=0.5, init_std=0.02, seed=7,
-             preprocessing={"image_size": (16, 16), "channels": 3}, name="onehot"),
+             preprocessing={"image_size": (16, 16), "channels": 3}, augment={"pad": 2, "padding": "constant"},
+             name="onehot"),
     )
 
 
@@ -55,6 +56,24 @@ def test_codes_and_saving(tmp_path):
 def test_two_replicas_take_the_same_step_as_one_device():
     images, labels = digits_batch(16)
     helpers.run_distributed_equivalence_test(build(), images, labels)
+
+
+def test_two_replicas_take_the_same_augmented_step_as_one_device():
+    images, labels = digits_batch(16)
+    helpers.run_distributed_equivalence_test(build(augment="flip_crop"), images, labels)
+
+
+def test_augmentation_is_off_by_default_and_an_augmented_model_saves_and_loads(tmp_path):
+    images, labels = digits_batch(16)
+    plain, augmented = build()(), build(augment="flip_crop")()
+    assert plain.augmentation is None and plain.get_config()["augment"] is None
+    augmented.set_weights(plain.get_weights())
+    np.testing.assert_array_equal(augmented.encode(images), plain.encode(images))  # encoding never augments
+    h_plain = plain.fit(images, labels, batch_size=8, epochs=1, shuffle=False, verbose=0).history
+    h_augmented = augmented.fit(images, labels, batch_size=8, epochs=1, shuffle=False, verbose=0).history
+    assert h_augmented["loss"] != h_plain["loss"]
+    loaded = helpers.run_saving_test(augmented, images, tmp_path)
+    assert loaded.augment == "flip_crop" and (loaded.augmentation.flip, loaded.augmentation.pad) == (True, 1)
 
 
 # === the method ===

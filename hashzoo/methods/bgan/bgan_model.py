@@ -57,10 +57,11 @@ class BGAN(SmoothSignGAN):
 
     Args:
         code_bits: int L.
-        backbone: `"conv"` (from scratch, default) or `"vgg19"`
-            (keras.applications, weights from `backbone_weights`, needs
-            `preprocessing=BGAN.VGG19_PREPROCESSING` and an explicit `gan_size`).
-        backbone_weights: path of the local VGG19 weights file.
+        backbone: `"conv"` (from scratch, default), `"vgg19"` (the paper's
+            VGG-19 fc7) or `"vgg16"`: keras.applications up to fc7, weights
+            from `backbone_weights`, needs
+            `preprocessing=BGAN.VGG_PREPROCESSING` and an explicit `gan_size`.
+        backbone_weights: path of the local VGG weights file (never downloaded).
         architecture: `"standard"` or `"smoke"` network sizes.
         width: float, multiplies the filter and unit counts of all networks.
         dropout: float, dropout rate on the encoder features (0.5 [code]).
@@ -76,6 +77,9 @@ class BGAN(SmoothSignGAN):
             loss (0 [code]).
         normalize_inner_product: divide h_i.h_j by L in L_N (hashzoo
             default); False is the released code's raw inner product.
+        neighbourhood_balance: `"none"` (L_N is the mean over every pair
+            [code]) or `"balanced"` (the +1 and the -1 pairs each give half
+            of L_N; docs/bgan.md, "Losses and the training step").
         fake_source: `"code"` (D's fake is G(h), the paper) or `"gaussian"`
             (G(xi), xi ~ N(0, I), the released code).
         variational_jitter: reconstruct from h + exp(r / 2) eps with a
@@ -129,6 +133,7 @@ class BGAN(SmoothSignGAN):
         adversarial_weight=1.0,
         pixel_weight=0.0,
         normalize_inner_product=True,
+        neighbourhood_balance="none",
         fake_source="code",
         variational_jitter=False,
         update="simultaneous",
@@ -150,6 +155,7 @@ class BGAN(SmoothSignGAN):
         self.content_weight = float(content_weight)
         self.adversarial_weight = float(adversarial_weight)
         self.pixel_weight = float(pixel_weight)
+        self.neighbourhood_balance = check_choice(neighbourhood_balance, "neighbourhood_balance", losses.BALANCES)
         self.fake_source = check_choice(fake_source, "fake_source", FAKE_SOURCES)
         self.variational_jitter = bool(variational_jitter)
         self.update = check_choice(update, "update", UPDATES)
@@ -219,8 +225,9 @@ class BGAN(SmoothSignGAN):
 
         all_codes = distribute.gather_replicas(codes)
         check_similarity_block(similarity_rows, codes, all_codes)
-        neighbourhood = losses.pairwise_similarity_loss(
-            codes, all_codes, similarity_rows, normalize=self.normalize_inner_product
+        neighbourhood = losses.neighbourhood_loss(
+            codes, all_codes, similarity_rows, balance=self.neighbourhood_balance,
+            normalize=self.normalize_inner_product, counts=pair_counts(similarity_rows, self.neighbourhood_balance),
         )
         # (1 / (mL)) sum ||h - sgn h||^2 with sgn held constant, as (|h| - 1)^2 summed over bits / L.
         quantization = losses.quantization_loss(codes) / self.code_bits
@@ -289,6 +296,7 @@ class BGAN(SmoothSignGAN):
             content_weight=self.content_weight,
             adversarial_weight=self.adversarial_weight,
             pixel_weight=self.pixel_weight,
+            neighbourhood_balance=self.neighbourhood_balance,
             fake_source=self.fake_source,
             variational_jitter=self.variational_jitter,
             update=self.update,
@@ -312,6 +320,21 @@ def check_similarity_block(similarity_rows, codes, all_codes):
             f"(rows: this replica's items, columns: the whole batch), expected shape {list(expected)}, got "
             f"{list(shape)}. Build the pipeline with `model.make_train_dataset(images, batch_size=...)`."
         )
+
+
+def pair_counts(similarity_rows, balance):
+    """The global batch's (+1, -1) pair counts over the replica count, for a balanced L_N; else None.
+
+    Each replica sees only its rows of S_B, so the counts are gathered: the
+    replicas' balanced losses, divided by the replica count, then add up to
+    the one-device loss (`hashzoo.losses.neighbourhood_loss`).
+    """
+    if balance == "none":
+        return None
+    local = tf.stack([tf.reduce_sum(tf.cast(similarity_rows > 0, tf.float32)),
+                      tf.reduce_sum(tf.cast(similarity_rows < 0, tf.float32))])[None]
+    total = tf.reduce_sum(distribute.gather_replicas(local), axis=0) / distribute.num_replicas()
+    return total[0], total[1]
 
 
 def bce(logits, target):

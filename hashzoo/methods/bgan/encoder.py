@@ -13,13 +13,23 @@ from hashzoo import distribute
 from hashzoo.layers import HashHead
 from hashzoo.utils.validation import check_choice
 
-BACKBONES = ("conv", "vgg19")
+#: keras.applications VGG networks the encoder offers, by backbone name; each is used up to fc2 (fc7).
+VGG_BACKBONES = {"vgg16": "VGG16", "vgg19": "VGG19"}
+BACKBONES = ("conv", *VGG_BACKBONES)
 ARCHITECTURES = ("standard", "smoke")
-VGG19_SIZE = 224
-# The contract a `vgg19` backbone needs: ImageNet RGB means subtracted, no scaling
-# (the encoder then flips RGB to the BGR order VGG's caffe weights expect).
-VGG19_PREPROCESSING = {"image_size": [VGG19_SIZE, VGG19_SIZE], "channels": 3,
-                       "mean": [123.68, 116.779, 103.939], "std": [1.0]}
+VGG_SIZE = 224
+# The contract every VGG backbone needs (VGG16 and VGG19 share Keras's "caffe"
+# preprocessing): ImageNet RGB means subtracted, no scaling (the encoder then
+# flips RGB to the BGR order VGG's caffe weights expect).
+VGG_PREPROCESSING = {"image_size": [VGG_SIZE, VGG_SIZE], "channels": 3,
+                     "mean": [123.68, 116.779, 103.939], "std": [1.0]}
+#: `backbone_weights` of a VGG encoder rebuilt from a saved model on a machine
+#: without its weights file: the VGG starts from random weights, which the
+#: saved model's own weights then replace (`SmoothSignGAN.from_config`).
+FROM_SAVED_MODEL = "<from the saved model>"
+# The names from when `vgg19` was the only VGG backbone.
+VGG19_SIZE = VGG_SIZE
+VGG19_PREPROCESSING = VGG_PREPROCESSING
 
 
 def conv_encoder_size(image_size, architecture="standard", width=1.0):
@@ -70,19 +80,24 @@ def conv_backbone(input_shape, filters, units, seed=0):
     return keras.Sequential(layers, name="backbone")
 
 
-def vgg19_backbone(weights, dropout=0.5):
-    """keras.applications VGG19 with its top, from a local weights file, up to fc2 (= fc7).
+def vgg_backbone(name, weights, dropout=0.5):
+    """keras.applications VGG `name` (`VGG_BACKBONES`) with its top, from a local weights file, up to fc2 (= fc7).
 
     Dropout follows fc1 (fc6) here; the encoder applies the one after fc2.
+    `weights=FROM_SAVED_MODEL` builds it with random weights, for a saved
+    model that brings its own.
     """
-    if not weights or not os.path.isfile(str(weights)):
+    if weights == FROM_SAVED_MODEL:
+        weights = None
+    elif not weights or not os.path.isfile(str(weights)):
         raise FileNotFoundError(
-            f"backbone='vgg19' needs the VGG19 ImageNet weights file on disk (with the top, "
-            f"vgg19_weights_tf_dim_ordering_tf_kernels.h5), got backbone_weights={weights!r}, which does not "
+            f"backbone={name!r} needs the {VGG_BACKBONES[name]} ImageNet weights file on disk (with the top, "
+            f"{name}_weights_tf_dim_ordering_tf_kernels.h5), got backbone_weights={weights!r}, which does not "
             "exist. Pretrained weights are never downloaded at run time: pass the path of a local copy, "
             "or use backbone='conv' (from scratch)."
         )
-    vgg = keras.applications.VGG19(include_top=True, weights=str(weights), input_shape=(VGG19_SIZE, VGG19_SIZE, 3))
+    application = getattr(keras.applications, VGG_BACKBONES[name])
+    vgg = application(include_top=True, weights=weights and str(weights), input_shape=(VGG_SIZE, VGG_SIZE, 3))
     x = vgg.get_layer("fc1").output
     x = keras.layers.Dropout(dropout, name="fc1_dropout")(x)
     x = vgg.get_layer("fc2")(x)
@@ -96,9 +111,10 @@ class Encoder(keras.Model):
     Args:
         input_shape: `(H, W, C)` of preprocessed images.
         code_bits: int L.
-        backbone: `"conv"` (from scratch) or `"vgg19"` (keras.applications,
-            weights from `backbone_weights`, 224x224 input).
-        backbone_weights: path of the VGG19 weights file (`vgg19` only).
+        backbone: `"conv"` (from scratch), `"vgg16"` or `"vgg19"`
+            (keras.applications up to fc7, weights from `backbone_weights`,
+            224x224 input preprocessed by `VGG_PREPROCESSING`).
+        backbone_weights: path of the local VGG weights file (VGG backbones only).
         architecture: `"standard"` or `"smoke"` sizes of the conv backbone.
         width: float, multiplies the conv backbone's filter and unit counts.
         dropout: float in [0, 1), dropout rate on the features in training.
@@ -125,13 +141,13 @@ class Encoder(keras.Model):
         self.seed = int(seed)
 
         # === Backbone ===
-        if self.backbone_name == "vgg19":
-            if self.image_shape != (VGG19_SIZE, VGG19_SIZE, 3):
+        if self.backbone_name in VGG_BACKBONES:
+            if self.image_shape != (VGG_SIZE, VGG_SIZE, 3):
                 raise ValueError(
-                    f"backbone='vgg19' runs at {VGG19_SIZE}x{VGG19_SIZE} RGB, got input_shape {self.image_shape}; "
-                    f"use preprocessing={VGG19_PREPROCESSING}."
+                    f"backbone={self.backbone_name!r} runs at {VGG_SIZE}x{VGG_SIZE} RGB, got input_shape "
+                    f"{self.image_shape}; use preprocessing={VGG_PREPROCESSING}."
                 )
-            self.backbone = vgg19_backbone(self.backbone_weights, self.dropout_rate)
+            self.backbone = vgg_backbone(self.backbone_name, self.backbone_weights, self.dropout_rate)
             hash_init = keras.initializers.TruncatedNormal(stddev=1e-3, seed=self.seed + 60)
         else:
             filters, units = conv_encoder_size(self.image_shape[:2], self.architecture, self.width)
@@ -166,7 +182,7 @@ class Encoder(keras.Model):
         so replicas drop different units and a multi-replica step equals a
         one-device step; without it, Keras's `Dropout` is used.
         """
-        if self.backbone_name == "vgg19":
+        if self.backbone_name in VGG_BACKBONES:
             x = x[..., ::-1]  # RGB to the BGR order of VGG's caffe weights
         features = self.backbone(x, training=training)
         if not training or self.dropout_rate == 0.0:

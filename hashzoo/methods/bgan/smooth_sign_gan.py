@@ -11,12 +11,13 @@ discriminator and its own similarity matrix (docs/bgan.md, docs/spah.md).
 """
 
 import functools
+import os
 
 import keras
 import numpy as np
 
 from hashzoo.layers import ImagePreprocessing, Preprocessing
-from hashzoo.methods.bgan.encoder import VGG19_PREPROCESSING
+from hashzoo.methods.bgan.encoder import BACKBONES, FROM_SAVED_MODEL, VGG_BACKBONES, VGG_PREPROCESSING
 from hashzoo.methods.bgan.generator import GAN_SIZES
 from hashzoo.methods.bgan.schedule import staged_slope
 from hashzoo.models import HashingModel
@@ -25,7 +26,6 @@ from hashzoo.similarity import check_extractor
 from hashzoo.training.callbacks import SmoothSignSchedule
 from hashzoo.utils.validation import check_choice, check_positive_int
 
-BACKBONES = ("conv", "vgg19")
 SLOPE_SCHEDULES = ("staged", "constant")
 DEFAULT_SLOPES = (1.0, 2.5, 5.0, 7.5, 10.0)
 #: The encoder's input contract when none is given: 32x32 RGB scaled to [-1, 1].
@@ -43,10 +43,10 @@ class SmoothSignGAN(SimilarityData, HashingModel):
 
     Args (shared by both methods; see each method's docstring for the rest):
         code_bits: int L.
-        backbone: `"conv"` (from scratch) or `"vgg19"` (keras.applications,
-            weights from `backbone_weights`, needs `VGG19_PREPROCESSING` and
-            an explicit `gan_size`).
-        backbone_weights: path of the local VGG19 weights file.
+        backbone: `"conv"` (from scratch), `"vgg16"` or `"vgg19"`
+            (keras.applications up to fc7, weights from `backbone_weights`,
+            needs `VGG_PREPROCESSING` and an explicit `gan_size`).
+        backbone_weights: path of the local VGG weights file.
         architecture: `"standard"` or `"smoke"` network sizes.
         width: float, multiplies the filter and unit counts of all networks.
         dropout: float, dropout rate on the encoder features.
@@ -64,7 +64,8 @@ class SmoothSignGAN(SimilarityData, HashingModel):
         preprocessing: the encoder's input contract (default 32x32 RGB in [-1, 1]).
     """
 
-    VGG19_PREPROCESSING = VGG19_PREPROCESSING
+    #: The input contract of the `vgg16` and `vgg19` backbones (`VGG19_PREPROCESSING` is its former name).
+    VGG_PREPROCESSING = VGG19_PREPROCESSING = VGG_PREPROCESSING
     #: Names of the Mean trackers `train_step` reports; each subclass sets its own.
     TRACKERS = ()
 
@@ -109,11 +110,25 @@ class SmoothSignGAN(SimilarityData, HashingModel):
         self.feature_extractor = check_extractor(feature_extractor)
         self.feature_weights = None if feature_weights is None else str(feature_weights)
         self.seed = int(seed)
-        if self.backbone == "vgg19" and self.preprocessing != Preprocessing.from_dict(VGG19_PREPROCESSING):
+        if self.backbone in VGG_BACKBONES and self.preprocessing != Preprocessing.from_dict(VGG_PREPROCESSING):
             raise ValueError(
-                f"backbone='vgg19' needs preprocessing={VGG19_PREPROCESSING} (224x224, ImageNet means, no "
+                f"backbone={self.backbone!r} needs preprocessing={VGG_PREPROCESSING} (224x224, ImageNet means, no "
                 f"scaling), got {self.preprocessing.to_dict()}."
             )
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuilds the model; a VGG encoder whose weights file is not on this machine starts from random weights.
+
+        The file only sets the backbone's starting weights, and a saved model
+        brings its own, so a model trained from a local VGG file still loads
+        where that file is absent (its config then records `FROM_SAVED_MODEL`).
+        """
+        config = dict(config)
+        weights = config.get("backbone_weights")
+        if config.get("backbone") in VGG_BACKBONES and not (weights and os.path.isfile(str(weights))):
+            config["backbone_weights"] = FROM_SAVED_MODEL
+        return super().from_config(config)
 
     def finish_init(self):
         """After the subclass built its networks: G and D's preprocessing, the noise stream, the trackers."""

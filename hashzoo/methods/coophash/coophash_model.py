@@ -11,6 +11,7 @@ import keras
 import tensorflow as tf
 
 from hashzoo import distribute, losses
+from hashzoo.layers.augmentation import check_augment, make_augmentation
 from hashzoo.layers.conv_trunk import nearest_trunk_size
 from hashzoo.models import HashingModel
 from hashzoo.methods.coophash import stability
@@ -80,8 +81,14 @@ class CoopHash(HashingModel):
             global batch; None: no clipping.
         langevin_grad_clip: bound on the root-mean-square over pixels of each
             image's Langevin gradient `grad_x F`; None: no clipping.
-        seed: int, seeds initializers and the noise stream.
+        seed: int, seeds initializers, the noise stream and (plus 300) the
+            augmentation's stream.
         preprocessing: the input contract (default 32x32 RGB in [-1, 1]).
+        augment: None (default, no augmentation), `"flip_crop"`, `"crop"`,
+            `"flip"` or a dict of `hashzoo.layers.FlipCrop` arguments: random
+            flips and shifts of the real images of each training step
+            (docs/coophash.md, "Augmentation"); the generator's proposals are
+            not augmented. Encoding never augments.
 
     Example:
 
@@ -137,6 +144,7 @@ class CoopHash(HashingModel):
         langevin_grad_clip=DEFAULT_LANGEVIN_GRAD_CLIP,
         seed=0,
         preprocessing=None,
+        augment=None,
         **kwargs,
     ):
         preprocessing = preprocessing or {"image_size": (32, 32), "channels": 3, "mean": 127.5, "std": 127.5}
@@ -165,6 +173,7 @@ class CoopHash(HashingModel):
         self.real_triplet_weight = float(real_triplet_weight)
         self.descriptor_clipnorm = stability.check_clip(descriptor_clipnorm, "descriptor_clipnorm")
         self.generator_clipnorm = stability.check_clip(generator_clipnorm, "generator_clipnorm")
+        self.augment = check_augment(augment)
         self.seed = int(seed)
 
         # === Networks ===
@@ -189,6 +198,7 @@ class CoopHash(HashingModel):
         # === Noise stream and trackers ===
         self.seed_generator = keras.random.SeedGenerator(self.seed, name="noise_seed")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in TRACKERS}
+        self.augmentation = make_augmentation(self.augment, image_shape[:2], self.seed)
         self.build()
 
     # -- HashingModel ---------------------------------------------------------
@@ -282,6 +292,9 @@ class CoopHash(HashingModel):
     def train_step(self, data):
         images, labels = data[0], data[1]
         x = self.preprocess(images)
+        real_pixel_std = stability.pixel_std(x)
+        if self.augmentation is not None:
+            x = self.augmentation(x, training=True)
         y = self.label_vectors(labels)
         y_global, start = stability.global_batch(y)
         pair_seed, langevin_seed, triplet_seed, vae_seed = distribute.split_seed(
@@ -353,7 +366,7 @@ class CoopHash(HashingModel):
             "revision": revision,
             "generated_pixel_std": stability.pixel_std(proposals),
             "generated_sample_std": stability.sample_std(proposals),
-            "real_pixel_std": stability.pixel_std(x),
+            "real_pixel_std": real_pixel_std,
             "revised_class_accuracy": self.class_accuracy(logits_revised, y_pairs),
             "descriptor_grad_norm": descriptor_norm,
             "generator_grad_norm": generator_norm,
@@ -437,6 +450,7 @@ class CoopHash(HashingModel):
             descriptor_clipnorm=self.descriptor_clipnorm,
             generator_clipnorm=self.generator_clipnorm,
             langevin_grad_clip=self.langevin.grad_clip,
+            augment=self.augment,
             seed=self.seed,
         )
         return config

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from hashzoo import distribute
 from hashzoo.layers import build_conv_trunk
+from hashzoo.layers.augmentation import check_augment, make_augmentation
 from hashzoo.layers.conv_trunk import nearest_trunk_size
 from hashzoo.models import HashingModel
 from hashzoo.utils.validation import check_positive_int
@@ -30,8 +31,13 @@ class OneHotClassifierHasher(HashingModel):
         code_bits: int >= num_classes.
         num_classes: int >= 2.
         width, init_std: trunk size and conv init (see `hashzoo.layers.build_conv_trunk`).
-        seed: initializer seed.
+        seed: initializer seed (and, plus 300, the augmentation's).
         preprocessing: the input contract.
+        augment: None (default, no augmentation), `"flip_crop"`, `"crop"`,
+            `"flip"` or a dict of `hashzoo.layers.FlipCrop` arguments: random
+            flips and shifts of each training batch, the same layer and
+            settings as CoopHash's `augment`, so the floor compares on equal
+            data (docs/onehot.md, "Augmentation"). Encoding never augments.
 
     Example:
 
@@ -56,7 +62,9 @@ class OneHotClassifierHasher(HashingModel):
         del model_kwargs
         return nearest_trunk_size(image_size)
 
-    def __init__(self, code_bits, num_classes, width=1.0, init_std=0.05, seed=0, preprocessing=None, **kwargs):
+    def __init__(
+        self, code_bits, num_classes, width=1.0, init_std=0.05, seed=0, preprocessing=None, augment=None, **kwargs
+    ):
         super().__init__(code_bits, preprocessing=preprocessing, **kwargs)
         self.num_classes = check_positive_int(num_classes, "num_classes")
         if self.code_bits < self.num_classes:
@@ -66,12 +74,14 @@ class OneHotClassifierHasher(HashingModel):
             )
         self.width = float(width)
         self.init_std = float(init_std)
+        self.augment = check_augment(augment)
         self.seed = int(seed)
         self.trunk = build_conv_trunk(self.preprocessing.input_shape, self.width, self.init_std, self.seed)
         self.classifier = keras.layers.Dense(self.num_classes, name="classifier")
         self.classifier.build(self.trunk.output_shape)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.accuracy_tracker = keras.metrics.Mean(name="accuracy")
+        self.augmentation = make_augmentation(self.augment, self.preprocessing.image_size, self.seed)
         self.build()
 
     def logits(self, x, training=False):
@@ -89,8 +99,11 @@ class OneHotClassifierHasher(HashingModel):
 
     def train_step(self, data):
         images, labels = data[0], tf.cast(tf.reshape(data[1], [-1]), tf.int32)
+        x = self.preprocess(images)
+        if self.augmentation is not None:
+            x = self.augmentation(x, training=True)
         with tf.GradientTape() as tape:
-            logits = self.logits(self.preprocess(images), training=True)
+            logits = self.logits(x, training=True)
             loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
             scaled = distribute.scale_loss(loss)
         grads = tape.gradient(scaled, self.trainable_variables)
@@ -101,5 +114,7 @@ class OneHotClassifierHasher(HashingModel):
 
     def get_config(self):
         config = super().get_config()
-        config.update(num_classes=self.num_classes, width=self.width, init_std=self.init_std, seed=self.seed)
+        config.update(
+            num_classes=self.num_classes, width=self.width, init_std=self.init_std, augment=self.augment, seed=self.seed
+        )
         return config

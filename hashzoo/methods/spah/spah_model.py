@@ -61,10 +61,11 @@ class SPAH(SmoothSignGAN):
 
     Args:
         code_bits: int L.
-        backbone: `"conv"` (from scratch, default) or `"vgg19"` (BGAN's
-            keras.applications encoder, weights from `backbone_weights`, needs
-            `preprocessing=SPAH.VGG19_PREPROCESSING` and an explicit `gan_size`).
-        backbone_weights: path of the local VGG19 weights file.
+        backbone: `"conv"` (from scratch, default), `"vgg16"` (SSDH's
+            VGG-16 fc7) or `"vgg19"` (BGAN's): keras.applications up to fc7,
+            weights from `backbone_weights`, needs
+            `preprocessing=SPAH.VGG_PREPROCESSING` and an explicit `gan_size`.
+        backbone_weights: path of the local VGG weights file (never downloaded).
         architecture: `"standard"` or `"smoke"` network sizes.
         width: float, multiplies the filter and unit counts of all networks.
         dropout: float, dropout rate on the encoder features.
