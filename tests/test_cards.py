@@ -40,7 +40,15 @@ def test_every_shipped_card_has_seeds_floors_and_what_it_does_not_claim(name):
     assert record["split_sha256"] == metadata["protocol"]["split_sha256"]
     assert record["supervised"] == methods.get_method(metadata["method"]).SUPERVISED
     section = _section(card, "## Floors on the same protocol")
-    assert [row["baseline"] for row in record["baselines"]] == [shown for shown, _ in floors.BASELINES]
+    # The pixel baselines, then PCA-ITQ on the graph's features for a method that builds a graph from them.
+    graph = floors.graph_features(metadata)
+    expected = [shown for shown, _ in floors.BASELINES] + (
+        [f"{floors.FEATURE_BASELINE[0]} on {graph[0]} features"] if graph else [])
+    assert [row["baseline"] for row in record["baselines"]] == expected
+    for row in record["baselines"][len(floors.BASELINES):]:
+        assert row["features"]["extractor"] == graph[0] and row["features"]["weights"] == graph[1]
+        assert f"- {row['baseline']}: PCA-ITQ at {row['bits']} bits (seed 0) fitted on the train part's rows" \
+            in section
     for row in record["baselines"]:
         assert (row["bits"], row["seed"], row["metric"]) == (metadata["code_bits"], floors.SEED, headline)
         assert f"| {row['baseline']} ({row['bits']} bits, seed 0, computed) | {row['value']:.4f} | {value:.4f} |" \
@@ -76,6 +84,59 @@ def test_the_recorded_floors_of_a_digits_preset_equal_a_fresh_computation():
         assert {k: v for k, v in old.items() if k != "value"} == {k: v for k, v in new.items() if k != "value"}
         assert math.isclose(old["value"], new["value"], abs_tol=1e-9), (old, new)
     assert fresh["fitted_on"]["items"] == metadata["protocol"]["train"]
+
+
+def test_the_recorded_feature_floor_of_a_graph_preset_equals_a_fresh_computation():
+    metadata = _metadata("bgan-digits-32")
+    assert floors.graph_features(metadata) == ("pixels", None)
+    fresh = floors.feature_floors(metadata)
+    recorded = [row for row in metadata["floors"]["baselines"] if "features" in row]
+    assert len(fresh) == len(recorded) == 1
+    old, new = recorded[0], fresh[0]
+    assert {k: v for k, v in old.items() if k != "value"} == {k: v for k, v in new.items() if k != "value"}
+    assert math.isclose(old["value"], new["value"], abs_tol=1e-9), (old, new)
+    assert new["features"]["extracted_from"]["items"] == metadata["protocol"]["query"] + \
+        metadata["protocol"]["database"]  # digits: the database holds every non-query image
+
+
+def test_only_unsupervised_methods_that_build_a_graph_from_features_get_a_feature_floor():
+    assert floors.graph_features(_metadata("coophash-digits-32")) is None  # supervised
+    assert floors.feature_floors(_metadata("coophash-digits-32")) == []
+    assert floors.graph_features(_metadata("bgan-cifar10-32")) == ("random_conv", None)
+    no_extractor = _metadata("bgan-digits-32")
+    del no_extractor["config"]["model"]["feature_extractor"]
+    assert floors.graph_features(no_extractor) == ("pixels", None)  # the method's default
+    given = _metadata("spah-digits-32")
+    given["config"]["model"].update(feature_extractor="array:/no/such.npy")
+    (row,) = floors.feature_floors(given)
+    assert "value" not in row and "training images only" in row["features"]["not_computed"]
+
+
+def test_a_feature_floor_takes_part_in_the_card_and_old_records_still_render():
+    metadata = _metadata("bgan-digits-32")
+    feature_rows = [row for row in metadata["floors"]["baselines"] if "features" in row]
+    assert feature_rows
+    # Old records, written before the feature floor existed, render as before.
+    old = json.loads(json.dumps(metadata))
+    old["floors"]["baselines"] = old["floors"]["baselines"][:len(floors.BASELINES)]
+    card = cards.model_card(old)
+    assert " features (" not in _section(card, "## Floors on the same protocol")
+    assert "- LSH and PCA-ITQ: `hashzoo.baselines` at 32 bits" in card
+    # A preset below the feature floor (and above the pixel ones) says so under what it does not claim.
+    row = feature_rows[0]
+    low = json.loads(json.dumps(metadata))
+    pixel_floors = [r["value"] for r in low["floors"]["baselines"] if "features" not in r]
+    low["floors"]["baselines"][-1]["value"] = max(pixel_floors) + 0.02
+    low["evaluation"]["metrics"]["mAP@all"] = max(pixel_floors) + 0.01
+    claims = _section(cards.model_card(low), "## What this model does not claim")
+    assert f"is not above {row['baseline']} ({max(pixel_floors) + 0.02:.4f})." in claims
+    # A feature floor that could not be computed says why.
+    skipped = json.loads(json.dumps(metadata))
+    skipped["floors"]["baselines"] = skipped["floors"]["baselines"][:len(floors.BASELINES)]
+    skipped["floors"]["not_computed"] = [dict(row, features={"extractor": "array:x.npy",
+                                                             "not_computed": "no features of the queries"})]
+    skipped["floors"]["not_computed"][0].pop("value")
+    assert f"- {row['baseline']}: not computed, since no features of the queries." in cards.model_card(skipped)
 
 
 def _run_folder(root, name, metadata, **changes):

@@ -344,7 +344,8 @@ def floor_lines(metadata, headline, protocol_id):
         lines += [f"This model's {metric} beside simple codes on protocol `{protocol_id}` at {bits} bits (the same "
                   "query/database split and evaluation as the metrics above):", "",
                   f"| floor | {metric} | this model | difference |", "|---|---|---|---|"] + table + [""]
-    if rows:
+    pixel_rows = [row for row in rows if "features" not in row]
+    if pixel_rows:
         fitted = record.get("fitted_on") or {}
         lines.append(
             f"- LSH and PCA-ITQ: `hashzoo.baselines` at {bits} bits, fitted on the protocol's train part "
@@ -356,6 +357,7 @@ def floor_lines(metadata, headline, protocol_id):
     else:
         lines.append(f"- LSH and PCA-ITQ: not computed for this folder yet (`tools/make_preset.py` computes them "
                      f"when it publishes a preset, or `--floors {name}` afterwards).")
+    lines += _feature_floor_lines(record, rows, bits)
     if applies is False:
         lines.append("- Classifier floor: none applies. This method is unsupervised (it never sees labels); the "
                      "one-hot and multi-label classifier floors measure supervised methods (docs/onehot.md).")
@@ -375,6 +377,28 @@ def floor_lines(metadata, headline, protocol_id):
     if applies is None and measured:
         lines.append("- Classifier floors measure supervised methods only; whether this method is one is recorded "
                      "when the computed floors are.")
+    return lines
+
+
+def _feature_floor_lines(record, rows, bits):
+    """One bullet per floor fitted on the features a method builds its similarity graph from (the
+    `features` rows of the floors record, `hashzoo.zoo.floors.feature_floors`), computed or not."""
+    lines = []
+    for row in [row for row in rows if "features" in row] + list(record.get("not_computed") or []):
+        features = row["features"]
+        weights = f", weights file `{features['weights']}`" if features.get("weights") else ""
+        dim = f", {features['dim']} dimensions" if features.get("dim") is not None else ""
+        if features.get("not_computed"):
+            lines.append(f"- {row['baseline']}: not computed, since {features['not_computed']}.")
+            continue
+        note = f" {features['note'][0].upper()}{features['note'][1:]}." if features.get("note") else ""
+        lines.append(
+            f"- {row['baseline']}: {floors_lib.FEATURE_BASELINE[0]} at {bits} bits (seed {row['seed']}) fitted on "
+            f"the train part's rows of the features this method builds its similarity graph from "
+            f"(`feature_extractor=\"{features['extractor']}\"`{weights}{dim}, extractor seed {features.get('seed')}, "
+            f"`{features.get('computed_by', 'hashzoo.similarity.extract_features')}`), scored by the same "
+            f"evaluation, so that what the features alone give is not credited to the method.{note}"
+        )
     return lines
 
 

@@ -7,7 +7,11 @@ Two kinds, both shown on every model card:
   query/database split by the same evaluation and metric the card headlines.
   They need no training, so `baseline_floors(metadata)` computes them when a
   preset is published (or later with `tools/make_preset.py --floors`) and
-  they are stored in the preset's `metadata.json["floors"]`.
+  they are stored in the preset's `metadata.json["floors"]`. For an
+  unsupervised method that builds its similarity graph from frozen features
+  (its config names a `feature_extractor`), `feature_floors(metadata)` adds
+  PCA-ITQ on those same features, so that what the features give is not
+  credited to the method (docs/zoo.md, "Model cards").
 - **Measured classifier floors** for supervised methods: the one-hot
   classifier on single-label protocols (docs/onehot.md) and the multi-label
   classifier on multi-label ones (docs/multihot.md). They need a training
@@ -26,6 +30,18 @@ BASELINES = (("LSH", "LSH"), ("PCA-ITQ", "PCAITQ"))
 
 #: The seed every computed floor uses.
 SEED = 0
+
+#: The computed floor fitted on a method's graph features: (name shown on cards, class in `hashzoo.baselines`).
+FEATURE_BASELINE = ("PCA-ITQ", "PCAITQ")
+
+#: What each `hashzoo.similarity.extract_features` extractor fits on the set of images it is given (so the
+#: features of one image depend on the others); an extractor missing here computes each image's features alone.
+FITTED_ON_IMAGE_SET = {
+    "pixels": "its per-dimension standardisation and its PCA",
+    "random_conv": "the standardisation and PCA that follow its fixed, seeded random conv layer",
+    "kmeans": "its patch whitening, its k-means centroids, and the standardisation and PCA that follow",
+    "kmeans+hog": "its patch whitening, its k-means centroids and the per-block and final PCAs",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,6 +137,24 @@ def headline_metric(metrics):
     return at_k[0] if at_k else None
 
 
+def _protocol_parts(metadata):
+    """`(protocol, metric, dataset, split, (query, train, database))` of a preset, its split checked."""
+    from hashzoo import data as data_lib
+
+    protocol_record = metadata["protocol"]
+    protocol = data_lib.get_protocol(protocol_record["id"])
+    metric = headline_metric((metadata.get("evaluation") or {}).get("metrics", {}))
+    if metric is None:
+        raise ValueError(f"{metadata.get('name', 'the preset')} records no mAP metric to compare floors with.")
+    dataset = data_lib.load(metadata["data"])
+    split = protocol.split(dataset.labels, dataset.class_names)
+    if split.sha256 != protocol_record["split_sha256"]:
+        raise ValueError(f"protocol {protocol.id!r} split {metadata['data']!r} with sha256 {split.sha256}, but the "
+                         f"preset records {protocol_record['split_sha256']}: floors on other items would not be "
+                         "comparable.")
+    return protocol, metric, dataset, split, protocol.apply(dataset)
+
+
 def baseline_floors(metadata, seed=SEED):
     """LSH and PCA-ITQ at the preset's bits on its protocol and data, scored like the preset.
 
@@ -139,21 +173,9 @@ def baseline_floors(metadata, seed=SEED):
             split, or the evaluation has no mAP to compare.
     """
     from hashzoo import baselines
-    from hashzoo import data as data_lib
     from hashzoo.training.evaluation import evaluate_split
 
-    protocol_record = metadata["protocol"]
-    protocol = data_lib.get_protocol(protocol_record["id"])
-    metric = headline_metric((metadata.get("evaluation") or {}).get("metrics", {}))
-    if metric is None:
-        raise ValueError(f"{metadata.get('name', 'the preset')} records no mAP metric to compare floors with.")
-    dataset = data_lib.load(metadata["data"])
-    split = protocol.split(dataset.labels, dataset.class_names)
-    if split.sha256 != protocol_record["split_sha256"]:
-        raise ValueError(f"protocol {protocol.id!r} split {metadata['data']!r} with sha256 {split.sha256}, but the "
-                         f"preset records {protocol_record['split_sha256']}: floors on other items would not be "
-                         "comparable.")
-    query, train, database = protocol.apply(dataset)
+    protocol, metric, _, split, (query, train, database) = _protocol_parts(metadata)
     bits = int(metadata["code_bits"])
     rows = []
     for shown, class_name in BASELINES:
@@ -176,15 +198,128 @@ def baseline_floors(metadata, seed=SEED):
     }
 
 
+def graph_features(metadata):
+    """`(extractor, weights)` of the frozen features the preset's method builds its similarity graph from,
+    or None when it builds none (a supervised method, or one without a `feature_extractor` argument).
+
+    The extractor is the config's `model.feature_extractor`, else the method's default; `weights` is the
+    config's `model.feature_weights` (a `keras_app` extractor's weights file) or None. Imports the method.
+    """
+    import inspect
+
+    from hashzoo import methods
+
+    cls = methods.get_method(metadata["method"])
+    if cls.check_declared() or not hasattr(cls, "build_similarity"):
+        return None
+    model_args = (metadata.get("config") or {}).get("model") or {}
+    parameter = inspect.signature(cls.__init__).parameters.get("feature_extractor")
+    extractor = model_args.get("feature_extractor", None if parameter is None else parameter.default)
+    if extractor is None or extractor is inspect.Parameter.empty:
+        return None
+    return str(extractor), model_args.get("feature_weights")
+
+
+def feature_floors(metadata, seed=SEED):
+    """PCA-ITQ at the preset's bits on the features its method's similarity graph is built from.
+
+    For a preset whose method builds its graph from frozen features (`graph_features`), the features
+    of the protocol's query, train and database images come from the same extractor
+    (`hashzoo.similarity.extract_features(images, extractor, weights, seed)`, the call `build_similarity`
+    makes, whose default seed is 0); PCA-ITQ is fitted on the train rows and scored on the query/database
+    split by the same evaluation as `baseline_floors`. Most extractors fit something on the images they
+    are given (`FITTED_ON_IMAGE_SET`) and cannot be applied to new images afterwards, so the features are
+    extracted once from all those images together; labels are never read. The method's own graph used
+    the train images alone.
+
+    Args:
+        metadata: a preset's `metadata.json` (`method`, `config`, `protocol`, `data`, `code_bits`,
+            `evaluation`).
+        seed: the baseline's and the extractor's seed.
+
+    Returns:
+        A list with one `baselines` row (`baseline`, `class`, `config`, `bits`, `seed`, `metric`, `value`,
+        and `features`: extractor, weights, seed, dimension, items extracted from, the note cards print),
+        or a row without `value` but with `features["not_computed"]` saying why (an `array:` extractor holds
+        train rows only; fewer feature dimensions than bits), which `compute_floors` records under
+        `not_computed` instead of `baselines`; empty when the method builds no graph.
+
+    Raises:
+        ValueError: as `baseline_floors`.
+    """
+    import numpy as np
+
+    from hashzoo import baselines, metrics, similarity
+
+    found = graph_features(metadata)
+    if found is None:
+        return []
+    extractor, weights = found
+    protocol, metric, dataset, split, (query, train, database) = _protocol_parts(metadata)
+    bits = int(metadata["code_bits"])
+    shown, class_name = FEATURE_BASELINE
+    row = {"baseline": f"{shown} on {extractor} features", "class": f"hashzoo.baselines.{class_name}",
+           "bits": bits, "seed": seed, "metric": metric}
+    features_record = {"extractor": extractor, "weights": weights, "seed": seed,
+                       "computed_by": "hashzoo.similarity.extract_features"}
+    if extractor.startswith("array:"):
+        features_record["not_computed"] = ("an `array:` extractor holds features of the training images only, "
+                                           "so query and database images have none")
+        return [dict(row, features=features_record)]
+    if protocol.mosaic is None:
+        # Each item once: train and database overlap on most protocols.
+        indices = np.unique(np.concatenate([split.query, split.train, split.database]))
+        everything = similarity.extract_features(dataset.images[indices], extractor, weights, seed=seed)
+        position = {int(item): row_index for row_index, item in enumerate(indices)}
+        parts = [everything[[position[int(i)] for i in getattr(split, name)]]
+                 for name in ("query", "train", "database")]
+        items = len(indices)
+    else:
+        # Mosaic parts are tiled on the fly; extract from the three parts' images as they are.
+        sizes = [len(query), len(train), len(database)]
+        everything = similarity.extract_features(
+            np.concatenate([query.images, train.images, database.images]), extractor, weights, seed=seed)
+        parts = np.split(everything, np.cumsum(sizes)[:-1])
+        items = int(sum(sizes))
+    query_x, train_x, database_x = parts
+    dim = int(train_x.shape[1])
+    fitted_text = FITTED_ON_IMAGE_SET.get(extractor)
+    features_record.update(
+        dim=dim, extracted_from={"parts": ["query", "train", "database"], "items": items},
+        note=(f"`extract_features` fits {fitted_text} on the images it is given and cannot apply them to new "
+              f"images, so the features of all {items:,} query, train and database images were extracted "
+              f"together (labels never read; the method's graph used the {len(train):,} train images alone)"
+              if fitted_text else
+              f"each image's features depend on that image alone, so extracting them from all {items:,} query, "
+              "train and database images together changes nothing"),
+    )
+    if bits > dim:
+        features_record["not_computed"] = f"the features have {dim} dimensions, fewer than {bits} bits"
+        return [dict(row, features=features_record)]
+    fitted = getattr(baselines, class_name)(bits, seed=seed).fit(train_x)
+    result = metrics.evaluate(fitted.encode(query_x), query.labels, fitted.encode(database_x), database.labels,
+                              k=protocol.k, protocol=protocol.id, tie_rule=protocol.tie_rule,
+                              zero_relevant=protocol.zero_relevant)
+    row.update(config=fitted.get_config(), value=float(result.metrics[metric]), features=features_record)
+    return [row]
+
+
 def compute_floors(metadata, seed=SEED):
-    """`baseline_floors` plus `supervised`: whether the preset's method trains on labels, which decides
-    whether the measured classifier floors apply (`HashingModel.SUPERVISED`; imports the method)."""
+    """`baseline_floors`, then the `feature_floors` rows (for a method that builds a graph from frozen
+    features), plus `supervised`: whether the preset's method trains on labels, which decides whether the
+    measured classifier floors apply (`HashingModel.SUPERVISED`; imports the method)."""
     from hashzoo import methods
 
     record = baseline_floors(metadata, seed=seed)
+    rows = feature_floors(metadata, seed=seed)
+    record["baselines"] += [row for row in rows if "value" in row]
+    not_computed = [row for row in rows if "value" not in row]
+    if not_computed:
+        record["not_computed"] = not_computed
     record["supervised"] = bool(methods.get_method(metadata["method"]).check_declared())
     return record
 
 
-__all__ = ["BASELINES", "CLASSIFIER_FLOORS", "ClassifierFloor", "NOT_MEASURED", "SEED", "baseline_floors",
-           "classifier_floors", "compute_floors", "headline_metric"]
+__all__ = ["BASELINES", "CLASSIFIER_FLOORS", "ClassifierFloor", "FEATURE_BASELINE", "FITTED_ON_IMAGE_SET",
+           "NOT_MEASURED", "SEED", "baseline_floors", "classifier_floors", "compute_floors", "feature_floors",
+           "graph_features", "headline_metric"]
