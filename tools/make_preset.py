@@ -8,13 +8,14 @@
     python tools/make_preset.py --remeasure coophash-cifar10-32   # metrics again from the stored weights
     python tools/make_preset.py --publish runs/sadh/digits_mosaic-32-s0 --name sadh-digits_mosaic-32 \\
         --seed_runs runs/sadh/digits_mosaic-32-s1,runs/sadh/digits_mosaic-32-s2   # with the other seeds' numbers
-    python tools/make_preset.py --floors all       # LSH / PCA-ITQ floors of published presets (or one name)
+    python tools/make_preset.py --floors all       # computed floors of published presets (or one name)
     python tools/make_preset.py --add_seeds spah-digits-32 --seed_runs runs/spah/digits-32-s1,runs/spah/digits-32-s2
 
 `--publish` writes `pretrained/<name>/`, its archive `dist/presets/<name>.tar.gz`
 and sha256, the method's registry entry and the preset tables of
 `docs/presets.md` and `README.md`, in one step; it also computes the floors
-(LSH and PCA-ITQ on the same protocol) and, with `--seed_runs`, records the
+(LSH and PCA-ITQ on the same protocol, and PCA-ITQ on the graph's features for
+methods that build one) and, with `--seed_runs`, records the
 other seeds' numbers, both in `metadata.json`. `--floors` and `--add_seeds`
 record them for presets already published. `--refresh` rewrites the cards from
 each preset's metadata.json and, in the same run, the registry's
@@ -53,8 +54,8 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_bool("check", False, "exit 1 when a card, registry entry or preset table is out of date.", **on)
     flags.DEFINE_string("archives", None, "write every built-in preset's archive into this folder.", **on)
     flags.DEFINE_string("remeasure", None, "measure this published preset again from its stored weights.", **on)
-    flags.DEFINE_string("floors", None, "compute the LSH / PCA-ITQ floors of this published preset, or of every "
-                        "one with 'all', into metadata.json; then refresh.", **on)
+    flags.DEFINE_string("floors", None, "compute the floors (LSH, PCA-ITQ, PCA-ITQ on graph features) of this "
+                        "published preset, or of every one with 'all', into metadata.json; then refresh.", **on)
     flags.DEFINE_string("add_seeds", None, "record --seed_runs with this published preset; then refresh.", **on)
     flags.DEFINE_list("seed_runs", None, "with --publish or --add_seeds: comma-separated run folders of the same "
                       "config with other seeds.", **on)

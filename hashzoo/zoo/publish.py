@@ -16,7 +16,8 @@
    every preset's `metadata.json`.
 
 Publishing also records, in `metadata.json`, the computed floors (`floors`:
-LSH and PCA-ITQ on the same protocol, `hashzoo.zoo.floors`) and, given the
+LSH and PCA-ITQ on the same protocol, and PCA-ITQ on the frozen features a
+BGAN or SPAH graph is built from; `hashzoo.zoo.floors`) and, given the
 run folders of other seeds of the same config, their numbers (`seeds`).
 `add_floors()` and `add_seeds()` record them for presets already published.
 
@@ -90,8 +91,9 @@ def publish(source, name, *, weights_dtype="float32", description=None, command=
         overwrite: replace an existing `pretrained/<name>`.
         seed_runs: the run folders of other seeds of the same config; their
             numbers go into `metadata.json["seeds"]` (`seeds_record`).
-        compute_floors: compute LSH and PCA-ITQ on the run's protocol and
-            data into `metadata.json["floors"]` (`hashzoo.zoo.floors`).
+        compute_floors: compute LSH, PCA-ITQ (and, for graph methods, PCA-ITQ
+            on the graph's features) on the run's protocol and data into
+            `metadata.json["floors"]` (`hashzoo.zoo.floors`).
 
     Raises:
         ValueError: a bad name, dtype or run folder (weights that do not
