@@ -38,9 +38,14 @@ def get_config(variant="default"):
         model=MODEL, optimizers=OPTIMIZERS, seed=0,
         description="CoopHash, from scratch on the 6,102-image CIFAR-10 subset (cifar10-subset protocol).",
     )
+    # Real images flipped and shifted; compare with onehot_cifar10:augmented (docs/coophash.md, "Augmentation").
+    augmented = default.replace(
+        model=dict(MODEL, augment="flip_crop"),
+        description="CoopHash on the CIFAR-10 subset with flipped and shifted real images.",
+    )
     smoke = default.replace(
         epochs=1, batch_size=16, bits=16,
         model=dict(MODEL, latent_dim=8, width=0.125, langevin_steps=2),
         description="CoopHash smoke run on CIFAR-10 (tests).",
     )
-    return select_variant({"default": default, "smoke": smoke}, variant)
+    return select_variant({"default": default, "augmented": augmented, "smoke": smoke}, variant)

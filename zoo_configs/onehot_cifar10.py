@@ -16,5 +16,10 @@ def get_config(variant="default"):
         model=dict(width=0.5), optimizers=OPTIMIZERS, seed=0,
         description="Softmax classifier on the shared conv trunk (CoopHash's); code = one-hot of the predicted class.",
     )
+    # The floor CoopHash's `augmented` variant must beat: the same flips and shifts (docs/onehot.md, "Augmentation").
+    augmented = default.replace(
+        model=dict(default.model, augment="flip_crop"),
+        description="One-hot classifier floor with flipped and shifted training images (CIFAR-10 subset).",
+    )
     smoke = default.replace(epochs=1, batch_size=16, bits=16, model=dict(width=0.25), description="one-hot smoke run")
-    return select_variant({"default": default, "smoke": smoke}, variant)
+    return select_variant({"default": default, "augmented": augmented, "smoke": smoke}, variant)

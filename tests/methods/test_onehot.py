@@ -112,3 +112,17 @@ def test_trunk_is_the_shared_conv_trunk_with_coophash_weight_paths():
 def test_trunk_rejects_sizes_it_cannot_halve():
     with pytest.raises(ValueError, match=r"side is 4 \* 2\*\*n .*image_size=\(12, 12\)"):
         build_conv_trunk((12, 12, 3))
+
+
+def test_the_augmented_cifar_variants_of_coophash_and_its_floor_differ_from_their_defaults_only_by_augment():
+    # CoopHash with augmented real images must be compared with a floor that sees the same augmentation.
+    import inspect
+
+    from hashzoo import methods
+    from hashzoo.training.config import load_config
+
+    for name in ("coophash_cifar10", "onehot_cifar10"):
+        default, augmented = load_config(f"{name}:default"), load_config(f"{name}:augmented")
+        assert augmented.model == dict(default.model, augment="flip_crop"), name
+        assert augmented.replace(model=default.model, description=default.description) == default, name
+        assert "augment" in inspect.signature(methods.get_method(default.method).__init__).parameters, name
