@@ -138,3 +138,14 @@ def test_kmeans_graph_on_digits_is_far_purer_than_chance(digits):
     assert chance < 0.12 and share > 0.85
     combined = similarity.kmeans_hog_features(images, num_centroids=100, num_patches=20_000)
     assert neighbour_purity(combined, labels, 10) > 0.85
+
+
+def test_every_plain_extractor_says_what_it_fits_on_the_image_set():
+    """Floors rely on this to decide how to extract features; a new extractor must say what it fits."""
+    assert set(similarity.FITTED_ON_IMAGE_SET) == set(similarity.PLAIN_EXTRACTORS)
+    # 8x8 grey digits (64 values) are below the PCA size: only the standardisation is fitted.
+    assert "PCA" not in similarity.fitted_on_image_set("pixels", 64)
+    assert "PCA to 256" in similarity.fitted_on_image_set("pixels", 32 * 32 * 3)
+    assert similarity.fitted_on_image_set("keras_app:vgg16", 224 * 224 * 3) is None
+    with pytest.raises(ValueError, match="nope"):
+        similarity.fitted_on_image_set("nope", 64)

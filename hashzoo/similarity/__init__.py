@@ -25,9 +25,12 @@ of `(images, S_B)` batches. Each method's own rule lives in its folder.
 """
 
 from hashzoo.similarity.features import (
+    FITTED_ON_IMAGE_SET,
+    GRAPH_FEATURES_SEED,
     PLAIN_EXTRACTORS,
     check_extractor,
     extract_features,
+    fitted_on_image_set,
     keras_app_features,
     kmeans_features,
     kmeans_hog_features,
@@ -56,6 +59,8 @@ from hashzoo.similarity.sparse import UNKNOWN, SparseSimilarity
 __all__ = [
     "DistanceThresholds",
     "KMeansFeatures",
+    "FITTED_ON_IMAGE_SET",
+    "GRAPH_FEATURES_SEED",
     "PLAIN_EXTRACTORS",
     "SemanticSimilarity",
     "SparseSimilarity",
@@ -66,6 +71,7 @@ __all__ = [
     "cosine_knn",
     "distance_thresholds",
     "extract_features",
+    "fitted_on_image_set",
     "feature_thresholds",
     "hog",
     "keras_app_features",

@@ -44,6 +44,19 @@ PIXEL_PCA_DIM = 256
 #: Extractors chosen by a plain name (`keras_app:<name>` and `array:<path>` take an argument).
 PLAIN_EXTRACTORS = ("pixels", "random_conv", "kmeans", "kmeans+hog")
 
+#: The seed a method passes to `extract_features` when it builds its similarity graph; the fair floors
+#: beside its presets extract the same features with it (`hashzoo.zoo.floors.feature_floors`).
+GRAPH_FEATURES_SEED = 0
+
+#: What each plain extractor fits on the set of images it is given, so that one image's features depend on
+#: the others (`fitted_on_image_set`); `keras_app:` features are per image, `array:` files are given.
+FITTED_ON_IMAGE_SET = {
+    "pixels": "its per-dimension standardisation",
+    "random_conv": "the standardisation and PCA that follow its fixed, seeded random conv layer",
+    "kmeans": "its patch whitening, its k-means centroids, and the standardisation and PCA that follow",
+    "kmeans+hog": "its patch whitening, its k-means centroids and the per-block and final PCAs",
+}
+
 #: Weights of the k-means, HOG and colour-histogram blocks of `"kmeans+hog"` (each block has unit rows).
 KMEANS_HOG_WEIGHTS = (1.0, 1.0, 0.5)
 
@@ -204,7 +217,27 @@ def keras_app_features(images, name, weights, batch_size=64):
     return np.concatenate(outputs).astype(np.float32)
 
 
-def extract_features(images, extractor="pixels", weights=None, seed=0):
+def fitted_on_image_set(extractor, image_dim):
+    """What `extract_features(images, extractor)` fits on `images` as a whole, or None when each image's
+    features depend on that image alone.
+
+    Args:
+        extractor: a name `check_extractor` accepts.
+        image_dim: pixels per image (H * W * C): `"pixels"` fits a PCA only above `PIXEL_PCA_DIM`.
+    """
+    check_extractor(extractor)
+    kind = extractor.partition(":")[0]
+    if kind == "keras_app":
+        return None
+    if kind == "array":
+        return "nothing: the file holds features computed elsewhere, for the training images only"
+    text = FITTED_ON_IMAGE_SET[extractor]
+    if extractor == "pixels" and int(image_dim) > PIXEL_PCA_DIM:
+        text += f" and its PCA to {PIXEL_PCA_DIM} dimensions"
+    return text
+
+
+def extract_features(images, extractor="pixels", weights=None, seed=GRAPH_FEATURES_SEED):
     """Frozen features of `images` by extractor name (see the module docstring).
 
     Args:

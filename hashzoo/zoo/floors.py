@@ -34,16 +34,6 @@ SEED = 0
 #: The computed floor fitted on a method's graph features: (name shown on cards, class in `hashzoo.baselines`).
 FEATURE_BASELINE = ("PCA-ITQ", "PCAITQ")
 
-#: What each `hashzoo.similarity.extract_features` extractor fits on the set of images it is given (so the
-#: features of one image depend on the others); an extractor missing here computes each image's features alone.
-FITTED_ON_IMAGE_SET = {
-    "pixels": "its per-dimension standardisation and its PCA",
-    "random_conv": "the standardisation and PCA that follow its fixed, seeded random conv layer",
-    "kmeans": "its patch whitening, its k-means centroids, and the standardisation and PCA that follow",
-    "kmeans+hog": "its patch whitening, its k-means centroids and the per-block and final PCAs",
-}
-
-
 @dataclasses.dataclass(frozen=True)
 class ClassifierFloor:
     """One measured classifier floor.
@@ -226,17 +216,18 @@ def feature_floors(metadata, seed=SEED):
 
     For a preset whose method builds its graph from frozen features (`graph_features`), the features
     of the protocol's query, train and database images come from the same extractor
-    (`hashzoo.similarity.extract_features(images, extractor, weights, seed)`, the call `build_similarity`
-    makes, whose default seed is 0); PCA-ITQ is fitted on the train rows and scored on the query/database
+    (`hashzoo.similarity.extract_features(images, extractor, weights, GRAPH_FEATURES_SEED)`, the call
+    `build_similarity` makes); PCA-ITQ is fitted on the train rows and scored on the query/database
     split by the same evaluation as `baseline_floors`. Most extractors fit something on the images they
-    are given (`FITTED_ON_IMAGE_SET`) and cannot be applied to new images afterwards, so the features are
+    are given (`hashzoo.similarity.fitted_on_image_set`) and cannot be applied to new images afterwards,
+    so the features are
     extracted once from all those images together; labels are never read. The method's own graph used
     the train images alone.
 
     Args:
         metadata: a preset's `metadata.json` (`method`, `config`, `protocol`, `data`, `code_bits`,
             `evaluation`).
-        seed: the baseline's and the extractor's seed.
+        seed: the baseline's seed (the extractor always uses `GRAPH_FEATURES_SEED`, as the method did).
 
     Returns:
         A list with one `baselines` row (`baseline`, `class`, `config`, `bits`, `seed`, `metric`, `value`,
@@ -261,7 +252,7 @@ def feature_floors(metadata, seed=SEED):
     shown, class_name = FEATURE_BASELINE
     row = {"baseline": f"{shown} on {extractor} features", "class": f"hashzoo.baselines.{class_name}",
            "bits": bits, "seed": seed, "metric": metric}
-    features_record = {"extractor": extractor, "weights": weights, "seed": seed,
+    features_record = {"extractor": extractor, "weights": weights, "seed": similarity.GRAPH_FEATURES_SEED,
                        "computed_by": "hashzoo.similarity.extract_features"}
     if extractor.startswith("array:"):
         features_record["not_computed"] = ("an `array:` extractor holds features of the training images only, "
@@ -270,7 +261,8 @@ def feature_floors(metadata, seed=SEED):
     if protocol.mosaic is None:
         # Each item once: train and database overlap on most protocols.
         indices = np.unique(np.concatenate([split.query, split.train, split.database]))
-        everything = similarity.extract_features(dataset.images[indices], extractor, weights, seed=seed)
+        everything = similarity.extract_features(dataset.images[indices], extractor, weights,
+                                                  seed=similarity.GRAPH_FEATURES_SEED)
         position = {int(item): row_index for row_index, item in enumerate(indices)}
         parts = [everything[[position[int(i)] for i in getattr(split, name)]]
                  for name in ("query", "train", "database")]
@@ -279,12 +271,13 @@ def feature_floors(metadata, seed=SEED):
         # Mosaic parts are tiled on the fly; extract from the three parts' images as they are.
         sizes = [len(query), len(train), len(database)]
         everything = similarity.extract_features(
-            np.concatenate([query.images, train.images, database.images]), extractor, weights, seed=seed)
+            np.concatenate([query.images, train.images, database.images]), extractor, weights,
+            seed=similarity.GRAPH_FEATURES_SEED)
         parts = np.split(everything, np.cumsum(sizes)[:-1])
         items = int(sum(sizes))
     query_x, train_x, database_x = parts
     dim = int(train_x.shape[1])
-    fitted_text = FITTED_ON_IMAGE_SET.get(extractor)
+    fitted_text = similarity.fitted_on_image_set(extractor, int(np.prod(train.images.shape[1:])))
     features_record.update(
         dim=dim, extracted_from={"parts": ["query", "train", "database"], "items": items},
         note=(f"`extract_features` fits {fitted_text} on the images it is given and cannot apply them to new "
@@ -321,6 +314,6 @@ def compute_floors(metadata, seed=SEED):
     return record
 
 
-__all__ = ["BASELINES", "CLASSIFIER_FLOORS", "ClassifierFloor", "FEATURE_BASELINE", "FITTED_ON_IMAGE_SET",
+__all__ = ["BASELINES", "CLASSIFIER_FLOORS", "ClassifierFloor", "FEATURE_BASELINE",
            "NOT_MEASURED", "SEED", "baseline_floors", "classifier_floors", "compute_floors", "feature_floors",
            "graph_features", "headline_metric"]

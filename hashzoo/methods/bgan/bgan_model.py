@@ -16,6 +16,7 @@ from hashzoo.methods.bgan.encoder import Encoder
 from hashzoo.methods.bgan.generator import Generator
 from hashzoo.methods.bgan.smooth_sign_gan import DEFAULT_SLOPES, SmoothSignGAN
 from hashzoo.models import Prepared
+from hashzoo.similarity import GRAPH_FEATURES_SEED
 from hashzoo.utils.validation import check_choice, check_positive_int
 
 FAKE_SOURCES = ("code", "gaussian")
@@ -193,7 +194,8 @@ class BGAN(SmoothSignGAN):
         sees them. Returns `Prepared(value=SparseSimilarity, facts=...)`;
         nothing is kept on the model.
         """
-        features = similarity.extract_features(images, self.feature_extractor, self.feature_weights)
+        features = similarity.extract_features(images, self.feature_extractor, self.feature_weights,
+                                                  seed=GRAPH_FEATURES_SEED)
         matrix = similarity.bgan_similarity(features, k1=self.k1, k2=self.k2)
         facts = matrix.summary(labels)
         facts.update(feature_extractor=self.feature_extractor, feature_dim=int(features.shape[1]),

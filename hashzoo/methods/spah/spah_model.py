@@ -22,6 +22,7 @@ from hashzoo.methods.spah import similarity
 from hashzoo.methods.spah.discriminator import JointDiscriminator
 from hashzoo.methods.spah.prior import prior_codes
 from hashzoo.models import Prepared
+from hashzoo.similarity import GRAPH_FEATURES_SEED
 from hashzoo.utils.validation import check_choice, check_positive_int
 
 
@@ -217,7 +218,8 @@ class SPAH(SmoothSignGAN):
         `labels`, when given, only feed the logged label agreement of each
         sign (a diagnostic); training never sees them.
         """
-        features = similarity.extract_features(images, self.feature_extractor, self.feature_weights)
+        features = similarity.extract_features(images, self.feature_extractor, self.feature_weights,
+                                                  seed=GRAPH_FEATURES_SEED)
         matrix = similarity.spah_similarity(features, k=self.k, tau=self.tau, neighbour_rule=self.neighbour_rule,
                                             k2=self.k2, combine=self.combine, bin_width=self.bin_width,
                                             positive_sigmas=self.positive_sigmas,
