@@ -268,6 +268,20 @@ class HashingModel(keras.Model):
         del epochs
         return []
 
+    def pre_checkpoint_callbacks(self, context):
+        """Keras callbacks whose epoch end must come before the epoch checkpoint (default: none).
+
+        The runner lists them first in the main fit, ahead of the epoch
+        checkpoint and the best-epoch keeper, so what they change at an epoch
+        end is what is checkpointed, scored and kept; fine-tuning runs them
+        too. BGAN and SPAH return their batch-norm recalibration.
+
+        Args:
+            context: the run's `StageContext` (training split, batch size, seed).
+        """
+        del context
+        return []
+
     # -- fine-tuning hooks (called by `hashzoo.finetune`; docs/zoo.md, "Fine-tuning") --
 
     def hash_head_layers(self):

@@ -327,8 +327,10 @@ def _fit(model, parts, protocol, backup, options):
     keeper = KeepBestEpoch(backup, score, metric=metric or "score", verbose=options.verbose)
     initial_epoch = _resume_fit(model, backup, keeper, options)
     callbacks = [
-        # The checkpoint first: it commits the epoch; the keeper's records follow and are
-        # written again from the restored weights when a run resumes from it (_resume_fit).
+        # What must change the weights at an epoch end before they are saved (BGAN's batch-norm
+        # recalibration), then the checkpoint: it commits the epoch; the keeper's records follow and
+        # are written again from the restored weights when a run resumes from it (_resume_fit).
+        *model.pre_checkpoint_callbacks(context),
         backup.fit_checkpoint(verbose=options.verbose),
         keeper,
         StopOnNonFinite(),

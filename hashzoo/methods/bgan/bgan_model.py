@@ -14,7 +14,7 @@ from hashzoo.methods.bgan import similarity
 from hashzoo.methods.bgan.discriminator import Discriminator
 from hashzoo.methods.bgan.encoder import Encoder
 from hashzoo.methods.bgan.generator import Generator
-from hashzoo.methods.bgan.smooth_sign_gan import DEFAULT_SLOPES, SmoothSignGAN
+from hashzoo.methods.bgan.smooth_sign_gan import DEFAULT_BATCH_NORM_RECALIBRATION, DEFAULT_SLOPES, SmoothSignGAN
 from hashzoo.models import Prepared
 from hashzoo.similarity import GRAPH_FEATURES_SEED
 from hashzoo.utils.validation import check_choice, check_positive_int
@@ -96,6 +96,8 @@ class BGAN(SmoothSignGAN):
         seed: int, seeds initializers and the noise stream.
         preprocessing: the input contract of the encoder (default 32x32 RGB
             in [-1, 1]).
+        batch_norm_recalibration: batch-norm recalibration of the encoder at
+            each epoch end, in training batches (0: off; `SmoothSignGAN`).
 
     Example:
 
@@ -144,13 +146,15 @@ class BGAN(SmoothSignGAN):
         feature_weights=None,
         seed=0,
         preprocessing=None,
+        batch_norm_recalibration=DEFAULT_BATCH_NORM_RECALIBRATION,
         **kwargs,
     ):
         super().__init__(
             code_bits, backbone=backbone, backbone_weights=backbone_weights, architecture=architecture, width=width,
             dropout=dropout, gan_size=gan_size, slopes=slopes, slope_schedule=slope_schedule,
             normalize_inner_product=normalize_inner_product, feature_extractor=feature_extractor,
-            feature_weights=feature_weights, seed=seed, preprocessing=preprocessing, **kwargs,
+            feature_weights=feature_weights, seed=seed, preprocessing=preprocessing,
+            batch_norm_recalibration=batch_norm_recalibration, **kwargs,
         )
         self.neighbourhood_weight = float(neighbourhood_weight)
         self.content_weight = float(content_weight)

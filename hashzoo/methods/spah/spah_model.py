@@ -17,7 +17,7 @@ from hashzoo.losses.similarity import NORMALIZATIONS, masked_pairwise_similarity
 from hashzoo.methods.bgan.bgan_model import bce
 from hashzoo.methods.bgan.encoder import Encoder
 from hashzoo.methods.bgan.generator import Generator
-from hashzoo.methods.bgan.smooth_sign_gan import DEFAULT_SLOPES, SmoothSignGAN
+from hashzoo.methods.bgan.smooth_sign_gan import DEFAULT_BATCH_NORM_RECALIBRATION, DEFAULT_SLOPES, SmoothSignGAN
 from hashzoo.methods.spah import similarity
 from hashzoo.methods.spah.discriminator import JointDiscriminator
 from hashzoo.methods.spah.prior import prior_codes
@@ -99,6 +99,8 @@ class SPAH(SmoothSignGAN):
             (2 and 2: SSDH's rule).
         seed: int, seeds initializers and the noise stream.
         preprocessing: the encoder's input contract (default 32x32 RGB in [-1, 1]).
+        batch_norm_recalibration: batch-norm recalibration of the encoder at
+            each epoch end, in training batches (0: off; `SmoothSignGAN`).
 
     Example:
 
@@ -154,13 +156,15 @@ class SPAH(SmoothSignGAN):
         negative_sigmas=2.0,
         seed=0,
         preprocessing=None,
+        batch_norm_recalibration=DEFAULT_BATCH_NORM_RECALIBRATION,
         **kwargs,
     ):
         super().__init__(
             code_bits, backbone=backbone, backbone_weights=backbone_weights, architecture=architecture, width=width,
             dropout=dropout, gan_size=gan_size, slopes=slopes, slope_schedule=slope_schedule,
             normalize_inner_product=normalize_inner_product, feature_extractor=feature_extractor,
-            feature_weights=feature_weights, seed=seed, preprocessing=preprocessing, **kwargs,
+            feature_weights=feature_weights, seed=seed, preprocessing=preprocessing,
+            batch_norm_recalibration=batch_norm_recalibration, **kwargs,
         )
         self.noise_dim = int(noise_dim)
         if self.noise_dim < 0:
