@@ -213,8 +213,24 @@ def test_the_classifier_floor_table_names_registered_protocols_commands_and_the_
         # The number is the one its page reports, never a new one.
         page = (REPO / floor.docs).read_text()
         assert floor.value_text() in page or f"{floor.mean:.4f}" in page, (floor.docs, floor.value_text())
-    for protocol_id in floors.NOT_MEASURED:
+
+
+def test_a_card_says_why_a_protocol_has_no_measured_classifier_floor(monkeypatch):
+    for protocol_id in floors.NOT_MEASURED:  # an entry names a registered protocol that has no floor
         assert protocol_id in data.list_protocols() and not floors.classifier_floors(protocol_id)
+    metadata = _metadata("coophash-digits-32")
+    protocol_id = metadata["protocol"]["id"]
+    assert metadata["floors"].get("supervised") is not False  # a method a classifier floor would apply to
+    section = lambda: _section(cards.model_card(metadata), "## Floors on the same protocol")  # noqa: E731
+    assert floors.classifier_floors(protocol_id) and "no measured classifier floor" not in section()
+    # Without its measured floor, the card says so, and why when NOT_MEASURED has the reason.
+    monkeypatch.setattr(floors, "CLASSIFIER_FLOORS",
+                        tuple(floor for floor in floors.CLASSIFIER_FLOORS if floor.protocol != protocol_id))
+    assert (f"- Classifier floor: no measured classifier floor exists for protocol `{protocol_id}`.\n"
+            in section() + "\n")
+    monkeypatch.setattr(floors, "NOT_MEASURED", {protocol_id: "the one-hot floor has not been trained on it yet"})
+    assert (f"- Classifier floor: no measured classifier floor exists for protocol `{protocol_id}`: the one-hot "
+            "floor has not been trained on it yet." in section())
 
 
 def test_a_run_folder_card_without_floors_or_seeds_says_so():

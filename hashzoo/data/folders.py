@@ -17,6 +17,11 @@ never disagree about a folder.
 >>> (root / "cifar-10-batches-py").mkdir()
 >>> folder_kind(root)
 'cifar10'
+
+A built-in data name (`is_builtin_name`: "digits", "cifar10-subset",
+"tfds:<name>") is never a folder here, even when the working directory
+holds a folder of that name: `load` resolves the name first, so every
+caller does too.
 """
 
 import pathlib
@@ -29,6 +34,22 @@ CIFAR10 = "cifar10"
 #: `folder_kind` of any other existing folder (read by `load_image_folder`).
 IMAGES = "images"
 
+#: Data names `load(source)` resolves itself, before looking for a folder.
+BUILTIN_NAMES = ("digits", "cifar10-subset")
+
+#: Prefixes of data names `load(source)` resolves itself (`"tfds:<name>"`).
+BUILTIN_PREFIXES = ("tfds:",)
+
+
+def is_builtin_name(source):
+    """True when `source` (as a string) is a data name `load` resolves itself, never a folder.
+
+    >>> is_builtin_name("digits"), is_builtin_name("tfds:mnist"), is_builtin_name("./digits")
+    (True, True, False)
+    """
+    text = str(source)
+    return text in BUILTIN_NAMES or text.startswith(BUILTIN_PREFIXES)
+
 
 def folder_kind(source):
     """The kind of data folder `source` names: `CIFAR10`, `IMAGES`, or None.
@@ -40,10 +61,13 @@ def folder_kind(source):
     Returns:
         `"cifar10"` for a CIFAR-10 pickle folder (it holds `batches.meta` or a
         `cifar-10-batches-py` sub-folder), `"images"` for any other existing
-        folder, and None when `source` is no existing folder (a data name
-        such as `"digits"`, a file, a missing path); `load(source)` then says
-        which forms it accepts.
+        folder, and None when `source` is a built-in data name
+        (`is_builtin_name`, even where a folder of that name exists) or no
+        existing folder (a file, a missing path); `load(source)` then loads
+        the name or says which forms it accepts.
     """
+    if is_builtin_name(source):
+        return None
     path = pathlib.Path(str(source)).expanduser()
     if not path.is_dir():
         return None

@@ -33,6 +33,26 @@ def _call(loader, source, kwargs, allowed):
     return loader(**kwargs)
 
 
+def _load_name(text, kwargs):
+    """The dataset of a built-in name (`folders.BUILTIN_NAMES`, `folders.BUILTIN_PREFIXES`)."""
+    if text == "digits":
+        return _call(digits.load_digits, text, kwargs, ())
+    if text == "cifar10-subset":
+        return _call(lambda: cifar10.load_cifar10(paths.cifar10_subset_dir()), text, kwargs, ())
+    if text.startswith("tfds:"):
+        name = text[len("tfds:"):]
+        if not name:
+            raise ValueError("`tfds:` needs a dataset name, e.g. 'tfds:cifar10'.")
+        if "data_dir" not in kwargs:
+            raise ValueError(
+                f"{text!r} needs data_dir=<folder the dataset was prepared in>; "
+                "hashzoo never downloads."
+            )
+        return _call(lambda **kw: tfds_source.load_tfds(name, **kw), text, kwargs,
+                     ("data_dir", "split", "image_key", "label_key"))
+    raise ValueError(f"data name {text!r} has no loader.")
+
+
 def load(source, **kwargs):
     """Loads a dataset named by a string, as `tools/train.py --data` does.
 
@@ -61,21 +81,9 @@ def load(source, **kwargs):
             an option the selected loader does not take.
     """
     text = str(source)
-    if text == "digits":
-        return _call(digits.load_digits, text, kwargs, ())
-    if text == "cifar10-subset":
-        return _call(lambda: cifar10.load_cifar10(paths.cifar10_subset_dir()), text, kwargs, ())
-    if text.startswith("tfds:"):
-        name = text[len("tfds:"):]
-        if not name:
-            raise ValueError("`tfds:` needs a dataset name, e.g. 'tfds:cifar10'.")
-        if "data_dir" not in kwargs:
-            raise ValueError(
-                f"{text!r} needs data_dir=<folder the dataset was prepared in>; "
-                "hashzoo never downloads."
-            )
-        return _call(lambda **kw: tfds_source.load_tfds(name, **kw), text, kwargs,
-                     ("data_dir", "split", "image_key", "label_key"))
+    # Names first (`folders.is_builtin_name`): a folder named like one is never read in their place.
+    if folders.is_builtin_name(text):
+        return _load_name(text, kwargs)
     path = pathlib.Path(text).expanduser()
     kind = folders.folder_kind(path)
     if kind == folders.CIFAR10:

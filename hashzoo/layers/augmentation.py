@@ -14,6 +14,7 @@ import keras
 import tensorflow as tf
 
 from hashzoo import distribute
+from hashzoo.utils.seed_state import SeedState
 from hashzoo.utils.validation import check_choice, check_non_negative_int
 
 #: Padding modes of the pad-and-crop (those of `tf.pad`).
@@ -30,6 +31,35 @@ SEED_OFFSET = 300
 def default_pad(image_size):
     """Pixels of padding for the pad-and-crop: an eighth of the shorter side, at least 1 (32x32: 4)."""
     return max(1, min(int(side) for side in image_size) // 8)
+
+
+def max_pad(padding, side):
+    """The largest `pad` that `padding` allows on images whose shorter side is `side` (None: any pad).
+
+    `tf.pad` reflects at most `side - 1` pixels (the edge pixel is not
+    repeated) and mirrors at most `side` (`"symmetric"` repeats it); zeros
+    (`"constant"`) have no limit.
+    """
+    return {"reflect": int(side) - 1, "symmetric": int(side)}.get(padding)
+
+
+def check_pad(pad, padding, image_size):
+    """`pad` when `padding` can pad images of `image_size` (`(height, width)`, None for an unknown side) by it.
+
+    Raises a `ValueError` naming the value and the allowed range otherwise.
+    """
+    sides = [int(side) for side in image_size if side is not None]
+    if not sides:
+        return pad
+    limit = max_pad(padding, min(sides))
+    if limit is not None and pad > limit:
+        shown = "x".join("?" if side is None else str(int(side)) for side in image_size)
+        raise ValueError(
+            f'`pad` must lie in [0, {limit}] for padding="{padding}" on {shown} images (at most '
+            f"{'the side - 1' if padding == 'reflect' else 'the side'}), got pad={pad}; use a smaller pad or "
+            'padding="constant".'
+        )
+    return pad
 
 
 def flip_crop(images, seed, flip=True, pad=4, padding="reflect"):
@@ -57,20 +87,23 @@ def flip_crop(images, seed, flip=True, pad=4, padding="reflect"):
 
 
 @keras.saving.register_keras_serializable(package="hashzoo")
-class FlipCrop(keras.layers.Layer):
+class FlipCrop(SeedState, keras.layers.Layer):
     """Random horizontal flip and pad-and-crop, in training only; the identity otherwise.
 
     Each training call takes the next seed of its own seed stream, the same
-    on every replica, and applies `flip_crop`. Images keep their shape and
-    scale (apply it after preprocessing: the pixels of a `"constant"` pad are
-    0 in the scale it sees).
+    on every replica, and applies `flip_crop`; the stream's position is saved
+    with the weights (`hashzoo.utils.seed_state.SeedState`). Images keep
+    their shape and scale (apply it after preprocessing: the pixels of a
+    `"constant"` pad are 0 in the scale it sees).
 
     Args:
         flip: bool, mirror each image left-right with probability 1/2.
         pad: int >= 0, pixels of padding before the random crop (0: no crop).
         padding: `"reflect"` (default: no artificial border), `"symmetric"`
             or `"constant"` (zeros). `"reflect"` needs `pad` below the
-            image's side.
+            image's shorter side, `"symmetric"` at most that side
+            (`check_pad`: `make_augmentation` checks it when it builds the
+            layer, the layer on each call's static image shape).
         seed: int, seeds the stream of random choices.
 
     Example:
@@ -96,13 +129,9 @@ class FlipCrop(keras.layers.Layer):
         self.built = True
 
     def call(self, images, training=False):
+        check_pad(self.pad, self.padding, tuple(images.shape[1:3]))  # on any call, not only in training
         if not training or not (self.flip or self.pad):
             return images
-        if self.padding == "reflect" and images.shape[1] is not None and self.pad >= min(images.shape[1:3]):
-            raise ValueError(
-                f'`padding="reflect"` needs `pad` below the image side, got pad={self.pad} for '
-                f"{tuple(images.shape[1:3])} images; use a smaller pad or padding=\"constant\"."
-            )
         seed = distribute.step_seed(self.seed_generator)
         return flip_crop(images, seed, flip=self.flip, pad=self.pad, padding=self.padding)
 
@@ -139,8 +168,10 @@ def make_augmentation(augment, image_size, seed, name="augmentation"):
 
     Names pad by `default_pad(image_size)` (4 pixels at 32x32, 1 at 8x8) with
     reflection; a dict gives `FlipCrop`'s arguments (missing ones: a flip, the
-    default pad, reflection). `seed` is the model's seed; the stream uses
-    `seed + SEED_OFFSET`, apart from the model's other streams.
+    default pad, reflection). A pad the padding mode cannot give at
+    `image_size` is an error here, when the model is built (`check_pad`).
+    `seed` is the model's seed; the stream uses `seed + SEED_OFFSET`, apart
+    from the model's other streams.
     """
     augment = check_augment(augment)
     if augment is None:
@@ -150,4 +181,6 @@ def make_augmentation(augment, image_size, seed, name="augmentation"):
         kwargs = {"flip": switches["flip"], "pad": default_pad(image_size) if switches["crop"] else 0}
     else:
         kwargs = {"flip": True, "pad": default_pad(image_size), **augment}
-    return FlipCrop(**kwargs, seed=int(seed) + SEED_OFFSET, name=name)
+    layer = FlipCrop(**kwargs, seed=int(seed) + SEED_OFFSET, name=name)
+    check_pad(layer.pad, layer.padding, tuple(image_size))
+    return layer

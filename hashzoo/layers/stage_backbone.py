@@ -118,17 +118,25 @@ def build_backbone(input_shape, backbone="stages", widths=(32, 64), weights_file
     return model
 
 
-def config_without_missing_weights_file(config):
-    """A model config whose `weights_file` is dropped (set to None) when that file does not exist here.
+def config_without_missing_weights_file(config, key="weights_file", replacement=None):
+    """A model config whose starting-weights file `config[key]` is replaced by `replacement` when it is not here.
 
     The file only sets a backbone's starting weights; a saved model's own
     weights replace them when it loads, so a preset trained from a local
     file must still load on a machine without that file. Models built on
-    this backbone call it in `from_config`.
+    this backbone call it in `from_config` (a missing `weights_file` becomes
+    None); the BGAN / SPAH encoder passes `key="backbone_weights"` and its
+    own placeholder (`hashzoo.methods.bgan.encoder.loadable_config`).
+
+    >>> config_without_missing_weights_file({"weights_file": "/no/such.h5", "bits": 8})
+    {'weights_file': None, 'bits': 8}
+    >>> config_without_missing_weights_file({"w": "/no/such.h5"}, key="w", replacement="<saved>")
+    {'w': '<saved>'}
     """
     config = dict(config)
-    if config.get("weights_file") and not os.path.isfile(os.fspath(config["weights_file"])):
-        config["weights_file"] = None
+    value = config.get(key)
+    if value and value != replacement and not os.path.isfile(os.fspath(value)):
+        config[key] = replacement
     return config
 
 

@@ -92,33 +92,60 @@ def check_existing_folder(value, flag, what="a folder"):
     return None
 
 
+def _first_existing(path):
+    """The first of `path` and its parents that exists (for a relative path, at worst the working folder)."""
+    return next((candidate for candidate in (path, *path.parents) if candidate.exists()), None)
+
+
 def check_output_folder(value, flag):
-    """A message when the output folder `value` cannot be one: an existing file, or under a file."""
+    """A message when the output folder `value` cannot be one: a file, under a file, or not writable.
+
+    The folder itself is checked when it exists, else the nearest existing
+    folder above it (where it would be created).
+    """
     if value is None or not str(value).strip():
         return None
     path = pathlib.Path(value).expanduser()
-    if path.exists() and not path.is_dir():
-        return f"{flag} {value!r} is a file; expected a folder to write into (a new or existing folder)."
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                return f"{flag} {value!r} lies under {str(parent)!r}, which is a file; expected a folder path."
-            if not os.access(parent, os.W_OK):
-                return f"{flag} {value!r}: cannot create it, {str(parent)!r} is not writable."
-            break
+    existing = _first_existing(path)
+    if existing is None:
+        return None
+    if existing == path:
+        if not path.is_dir():
+            return f"{flag} {value!r} is a file; expected a folder to write into (a new or existing folder)."
+        if not os.access(path, os.W_OK | os.X_OK):
+            return f"{flag} {value!r} is a folder this user cannot write into."
+        return None
+    if not existing.is_dir():
+        return f"{flag} {value!r} lies under {str(existing)!r}, which is a file; expected a folder path."
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{flag} {value!r}: cannot create it, {str(existing)!r} is not writable."
     return None
 
 
 def check_output_file(value, flag):
-    """A message when the output file `value` cannot be written: empty, an existing folder, or under a file."""
+    """A message when the output file `value` cannot be written: empty, a folder, under a file, or unwritable.
+
+    A file is written through a temporary file beside it, then renamed
+    (`hashzoo.utils.io.atomic_open`, which creates missing folders), so what
+    must be writable is its folder, or the nearest existing folder above it.
+    """
     if value is None:
         return None
     if not str(value).strip():
         return f"{flag} is empty; pass a file path."
-    path = os.path.expanduser(value)
-    if os.path.isdir(path):
+    path = pathlib.Path(os.path.abspath(os.path.expanduser(value)))
+    if path.is_dir():
         return f"{flag} {value!r} is a folder; expected a file path."
-    return check_output_folder(os.path.dirname(os.path.abspath(path)), flag)
+    folder = path.parent
+    existing = _first_existing(folder)
+    if existing is None:
+        return None
+    if not existing.is_dir():
+        return f"{flag} {value!r} lies under {str(existing)!r}, which is a file; expected a file path in a folder."
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "its folder" if existing == folder else "the folder it would be created in"
+        return f"{flag} {value!r}: cannot write it, {where} {str(existing)!r} is not writable."
+    return None
 
 
 def check_data_source(value, flag="--data", data_dir=None):
@@ -133,13 +160,14 @@ def check_data_source(value, flag="--data", data_dir=None):
     text = str(value)
     if not text.strip():
         return f"{flag} is empty; pass a data source (digits, cifar10-subset, tfds:<name>, or a folder)."
-    if text in ("digits", "cifar10-subset"):
-        return None
+    from hashzoo.data import folders
+
     if text.startswith("tfds:"):
         if not text[len("tfds:"):]:
             return f"{flag} {text!r} needs a dataset name, e.g. tfds:cifar10."
         if data_dir is None:
             return f"{flag} {text!r} needs --data_dir, the folder the TFDS dataset was prepared in."
+    if folders.is_builtin_name(text):  # the names `hashzoo.data.load` resolves before any folder
         return None
     path = pathlib.Path(text).expanduser()
     if path.is_file():

@@ -95,11 +95,43 @@ def test_a_vgg_backbone_is_wired_to_its_file_and_loads_without_it(backbone, monk
     model.save(path)
     weights_file.unlink()  # the saved model brings its own weights
     loaded = keras.saving.load_model(path)
-    assert loaded.backbone == backbone and loaded.backbone_weights == FROM_SAVED_MODEL
+    assert loaded.backbone == backbone and loaded.backbone_weights == str(weights_file)  # still names its file
     np.testing.assert_array_equal(loaded.encode(images), model.encode(images))
     with pytest.raises(FileNotFoundError, match="never downloaded"):  # building anew still needs the file
         SPAH(code_bits=8, backbone=backbone, backbone_weights=str(weights_file), gan_size=8,
              preprocessing=SPAH.VGG_PREPROCESSING)
+
+
+def test_a_missing_weights_file_is_skipped_by_both_from_configs_and_stays_recorded(monkeypatch, tmp_path):
+    monkeypatch.setattr(keras.applications, "VGG16", small_vgg)
+    weights_file = tmp_path / "vgg16.weights.h5"
+    small_vgg().save_weights(weights_file)
+    encoder = Encoder(input_shape=(VGG_SIZE, VGG_SIZE, 3), code_bits=4, backbone="vgg16",
+                      backbone_weights=str(weights_file), seed=1)
+    model = SPAH(code_bits=8, backbone="vgg16", backbone_weights=str(weights_file), gan_size=8,
+                 architecture="smoke", k=3, preprocessing=SPAH.VGG_PREPROCESSING, seed=1)
+    configs = {Encoder: encoder.get_config(), SPAH: model.get_config()}
+    encoder.save(tmp_path / "encoder.keras")
+    model.save(tmp_path / "model.keras")
+    weights_file.unlink()
+
+    with pytest.raises(FileNotFoundError, match="never downloaded"):  # building anew still needs the file
+        Encoder(**configs[Encoder])
+    for cls, config in configs.items():  # a rebuilt model skips the file but its config still names it
+        assert cls.from_config(config).get_config() == config, cls.__name__
+    x = np.asarray(model.preprocess(pixels(2, seed=4)))
+    loaded_encoder = keras.saving.load_model(tmp_path / "encoder.keras")
+    assert loaded_encoder.backbone_weights == str(weights_file)
+    np.testing.assert_array_equal(np.asarray(loaded_encoder(x)), np.asarray(encoder(x)))
+    # Loaded without the file and saved again: the preset still says which file it started from.
+    keras.saving.load_model(tmp_path / "model.keras").save(tmp_path / "again.keras")
+    again = keras.saving.load_model(tmp_path / "again.keras")
+    assert again.backbone_weights == again.encoder.backbone_weights == str(weights_file)
+    images = pixels(2, seed=5)
+    np.testing.assert_array_equal(again.encode(images), model.encode(images))
+    # A config saved with the placeholder (before the file was kept) loads as it did.
+    assert SPAH.from_config(dict(configs[SPAH], backbone_weights=FROM_SAVED_MODEL)).backbone_weights == \
+        FROM_SAVED_MODEL
 
 
 # === vgg16 mechanics on a saved weights file ===
@@ -143,7 +175,7 @@ def test_vgg16_model_round_trips_through_config_and_keras_file(vgg16_file, spah_
     finally:
         hidden.rename(weights_file)
     assert isinstance(loaded, SPAH) and loaded.backbone == "vgg16"
-    assert loaded.backbone_weights == FROM_SAVED_MODEL
+    assert loaded.backbone_weights == str(weights_file)  # the config still names the file it started from
     np.testing.assert_array_equal(loaded.encode(images), spah_vgg16.encode(images))
     np.testing.assert_array_equal(np.asarray(loaded(images)), np.asarray(spah_vgg16(images)))
     path.unlink()  # 550 MB

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from hashzoo import distribute
 from hashzoo.layers import HashHead
+from hashzoo.layers.stage_backbone import config_without_missing_weights_file
 from hashzoo.utils.validation import check_choice
 
 #: keras.applications VGG networks the encoder offers, by backbone name; each is used up to fc2 (fc7).
@@ -23,9 +24,10 @@ VGG_SIZE = 224
 # flips RGB to the BGR order VGG's caffe weights expect).
 VGG_PREPROCESSING = {"image_size": [VGG_SIZE, VGG_SIZE], "channels": 3,
                      "mean": [123.68, 116.779, 103.939], "std": [1.0]}
-#: `backbone_weights` of a VGG encoder rebuilt from a saved model on a machine
-#: without its weights file: the VGG starts from random weights, which the
-#: saved model's own weights then replace (`SmoothSignGAN.from_config`).
+#: `backbone_weights` a VGG encoder is built with when it is rebuilt from a
+#: saved model on a machine without its weights file: the VGG starts from
+#: random weights, which the saved model's own weights then replace
+#: (`loadable_config`). The rebuilt model's config still names the file.
 FROM_SAVED_MODEL = "<from the saved model>"
 # The names from when `vgg19` was the only VGG backbone.
 VGG19_SIZE = VGG_SIZE
@@ -78,6 +80,23 @@ def conv_backbone(input_shape, filters, units, seed=0):
         keras.layers.Dense(units, activation="relu", kernel_initializer=init(50), name="features"),
     ]
     return keras.Sequential(layers, name="backbone")
+
+
+def loadable_config(config):
+    """A config of the encoder, BGAN or SPAH that builds on this machine, and the weights file it names.
+
+    Returns `(config, backbone_weights)`: for a VGG backbone whose weights
+    file is not here, `config` has `backbone_weights=FROM_SAVED_MODEL`, so
+    the VGG starts from random weights that the saved model's own weights
+    replace (`hashzoo.layers.stage_backbone.config_without_missing_weights_file`).
+    The `from_config` methods build from that config, then set
+    `backbone_weights` back to the second value, so a model saved again
+    still records the file it started from.
+    """
+    weights = config.get("backbone_weights")
+    if config.get("backbone") in VGG_BACKBONES:
+        config = config_without_missing_weights_file(config, "backbone_weights", FROM_SAVED_MODEL)
+    return config, None if weights is None else str(weights)
 
 
 def vgg_backbone(name, weights, dropout=0.5):
@@ -168,6 +187,18 @@ class Encoder(keras.Model):
             )
             self.log_variance_head.build((None, units))
         self.built = True
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuilds the encoder; a VGG one whose weights file is not here starts from random weights.
+
+        A saved encoder brings its own weights, and its config still names the
+        file (`loadable_config`, which `SmoothSignGAN.from_config` shares).
+        """
+        config, weights = loadable_config(config)
+        encoder = super().from_config(config)
+        encoder.backbone_weights = weights
+        return encoder
 
     @property
     def smooth_sign(self):

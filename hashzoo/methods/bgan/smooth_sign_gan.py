@@ -11,28 +11,33 @@ discriminator and its own similarity matrix (docs/bgan.md, docs/spah.md).
 """
 
 import functools
-import os
+import numbers
 
 import keras
 import numpy as np
 
 from hashzoo.layers import ImagePreprocessing, Preprocessing
-from hashzoo.methods.bgan.encoder import BACKBONES, FROM_SAVED_MODEL, VGG_BACKBONES, VGG_PREPROCESSING
+from hashzoo.methods.bgan.encoder import BACKBONES, VGG_BACKBONES, VGG_PREPROCESSING, loadable_config
 from hashzoo.methods.bgan.generator import GAN_SIZES
 from hashzoo.methods.bgan.schedule import staged_slope
 from hashzoo.models import HashingModel
 from hashzoo.models.similarity_data import SimilarityData
 from hashzoo.similarity import check_extractor
+from hashzoo.training.batch_norm import BatchNormRecalibration
 from hashzoo.training.callbacks import SmoothSignSchedule
+from hashzoo.utils.seed_state import SeedState
 from hashzoo.utils.validation import check_choice, check_positive_int
 
 SLOPE_SCHEDULES = ("staged", "constant")
 DEFAULT_SLOPES = (1.0, 2.5, 5.0, 7.5, 10.0)
 #: The encoder's input contract when none is given: 32x32 RGB scaled to [-1, 1].
 DEFAULT_PREPROCESSING = {"image_size": (32, 32), "channels": 3, "mean": 127.5, "std": 127.5}
+#: Training batches the encoder's batch-norm statistics are recomputed from at each epoch end; off by
+#: default, so earlier configs and their presets train as they did (docs/bgan.md, "Batch-norm recalibration").
+DEFAULT_BATCH_NORM_RECALIBRATION = 0
 
 
-class SmoothSignGAN(SimilarityData, HashingModel):
+class SmoothSignGAN(SeedState, SimilarityData, HashingModel):
     """Base of the unsupervised adversarial hashers (BGAN, SPAH); not registered, never built alone.
 
     A subclass's `__init__` calls this one with the shared arguments, builds
@@ -62,6 +67,11 @@ class SmoothSignGAN(SimilarityData, HashingModel):
         feature_weights: weights file of a `keras_app` feature extractor.
         seed: int, seeds initializers and the noise stream.
         preprocessing: the encoder's input contract (default 32x32 RGB in [-1, 1]).
+        batch_norm_recalibration: int >= 0; at each epoch end of a training
+            run, before the epoch checkpoint, the encoder's batch-norm moving
+            statistics are recomputed from this many training batches of the
+            run's batch size (`hashzoo.training.batch_norm`); 0 turns it off.
+            A saved config without it was trained without it (0).
     """
 
     #: The input contract of the `vgg16` and `vgg19` backbones (`VGG19_PREPROCESSING` is its former name).
@@ -94,8 +104,15 @@ class SmoothSignGAN(SimilarityData, HashingModel):
 
     def __init__(self, code_bits, *, backbone, backbone_weights, architecture, width, dropout, gan_size, slopes,
                  slope_schedule, normalize_inner_product, feature_extractor, feature_weights, seed,
-                 preprocessing, **kwargs):
+                 preprocessing, batch_norm_recalibration=DEFAULT_BATCH_NORM_RECALIBRATION, **kwargs):
         super().__init__(code_bits, preprocessing=preprocessing or DEFAULT_PREPROCESSING, **kwargs)
+        if isinstance(batch_norm_recalibration, bool) or not isinstance(batch_norm_recalibration, numbers.Integral) \
+                or batch_norm_recalibration < 0:
+            raise ValueError(
+                f"`batch_norm_recalibration` must be an integer >= 0 (training batches; 0 is off), got "
+                f"{batch_norm_recalibration!r}."
+            )
+        self.batch_norm_recalibration = int(batch_norm_recalibration)
         self.backbone = check_choice(backbone, "backbone", BACKBONES)
         self.backbone_weights = None if backbone_weights is None else str(backbone_weights)
         self.architecture = architecture
@@ -122,13 +139,16 @@ class SmoothSignGAN(SimilarityData, HashingModel):
 
         The file only sets the backbone's starting weights, and a saved model
         brings its own, so a model trained from a local VGG file still loads
-        where that file is absent (its config then records `FROM_SAVED_MODEL`).
+        where that file is absent; its config still names the file
+        (`hashzoo.methods.bgan.encoder.loadable_config`).
         """
         config = dict(config)
-        weights = config.get("backbone_weights")
-        if config.get("backbone") in VGG_BACKBONES and not (weights and os.path.isfile(str(weights))):
-            config["backbone_weights"] = FROM_SAVED_MODEL
-        return super().from_config(config)
+        # Saved before the option existed: trained without recalibration.
+        config.setdefault("batch_norm_recalibration", 0)
+        config, weights = loadable_config(config)
+        model = super().from_config(config)
+        model.backbone_weights = model.encoder.backbone_weights = weights
+        return model
 
     def finish_init(self):
         """After the subclass built its networks: G and D's preprocessing, the noise stream, the trackers."""
@@ -182,6 +202,22 @@ class SmoothSignGAN(SimilarityData, HashingModel):
         """The smooth-sign schedule: sets k at each epoch start (`SmoothSignSchedule`)."""
         return [SmoothSignSchedule(functools.partial(self.slope_at, epochs=check_positive_int(epochs, "epochs")))]
 
+    def pre_checkpoint_callbacks(self, context):
+        """The encoder's batch-norm recalibration, when `batch_norm_recalibration` > 0.
+
+        At each epoch end the moving statistics are recomputed from
+        `batch_norm_recalibration` full batches of the training images (the
+        same seeded draw every epoch), with the weights that epoch ended with
+        (docs/bgan.md, "Batch-norm recalibration").
+        """
+        if not self.batch_norm_recalibration:
+            return []
+        encoder, preprocess = self.encoder, self.preprocess
+        return [BatchNormRecalibration(
+            encoder, context.train.images, context.batch_size, self.batch_norm_recalibration, seed=context.seed,
+            forward=lambda images: encoder(preprocess(images), training=True),
+        )]
+
     # -- compile --------------------------------------------------------------------
 
     def compile(self, encoder_optimizer=None, generator_optimizer=None, discriminator_optimizer=None, **kwargs):
@@ -226,5 +262,6 @@ class SmoothSignGAN(SimilarityData, HashingModel):
             feature_extractor=self.feature_extractor,
             feature_weights=self.feature_weights,
             seed=self.seed,
+            batch_norm_recalibration=self.batch_norm_recalibration,
         )
         return config

@@ -19,6 +19,7 @@ from hashzoo.methods.coophash.descriptor import DEFAULT_LOG_STD_BOUNDS, Descript
 from hashzoo.methods.coophash.generator import PairGenerator
 from hashzoo.methods.coophash.langevin import LangevinSampler
 from hashzoo.methods.coophash.pairs import dissimilar_labels, in_batch_triplets
+from hashzoo.utils.seed_state import SeedState
 from hashzoo.utils.validation import check_choice, check_positive_int
 
 PAIR_SOURCES = ("generator", "real")
@@ -41,7 +42,7 @@ TRACKERS = (
 
 
 @keras.saving.register_keras_serializable(package="hashzoo")
-class CoopHash(HashingModel):
+class CoopHash(SeedState, HashingModel):
     """Supervised hashing with an energy-based descriptor and a pair generator.
 
     Each step (docs/coophash.md): draw a same-label and a different-label proposal per
@@ -196,6 +197,7 @@ class CoopHash(HashingModel):
         )
 
         # === Noise stream and trackers ===
+        # The stream's position is saved with the weights (`SeedState`), so a resumed run draws on.
         self.seed_generator = keras.random.SeedGenerator(self.seed, name="noise_seed")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in TRACKERS}
         self.augmentation = make_augmentation(self.augment, image_shape[:2], self.seed)
