@@ -237,7 +237,7 @@ class HashingModel(keras.Model):
         """
         return []
 
-    def make_train_dataset(self, images, labels=None, prepared=None, batch_size=32, seed=None):
+    def make_train_dataset(self, images, labels=None, prepared=None, batch_size=32, seed=None, epoch=None, steps=None):
         """The `tf.data` pipeline that a training run feeds to `fit`.
 
         The runner calls it once, after `prepare` and the stages, with the
@@ -253,11 +253,18 @@ class HashingModel(keras.Model):
             prepared: what `prepare` returned for these images (or None).
             batch_size: global batch size.
             seed: shuffle seed.
+            epoch, steps: which batches each iteration yields, as in
+                `hashzoo.data.make_tf_dataset`; the runner passes a
+                variable it sets at each epoch's beginning, and its
+                `steps_per_epoch`, so that epoch e's batches depend on the
+                seed and e only and a resumed run reads what an
+                uninterrupted one read (docs/zoo.md, "Training runs").
         """
         del prepared
         from hashzoo.data.pipeline import make_tf_dataset
 
-        return make_tf_dataset(images, labels, batch_size=batch_size, shuffle=True, seed=seed, drop_remainder=True)
+        return make_tf_dataset(images, labels, batch_size=batch_size, shuffle=True, seed=seed, drop_remainder=True,
+                               epoch=epoch, steps=steps)
 
     def training_callbacks(self, epochs):
         """Keras callbacks a training run of `epochs` epochs needs (default: none).

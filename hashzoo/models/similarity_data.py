@@ -20,11 +20,15 @@ class SimilarityData:
         """Builds the similarity matrix of the training split, once per run (`build_similarity`)."""
         return self.build_similarity(train_split.images, train_split.labels)
 
-    def make_train_dataset(self, images, labels=None, prepared=None, batch_size=32, seed=None):
-        """`(images, S_B)` batches over the training images, S from `prepared` (built here when None)."""
+    def make_train_dataset(self, images, labels=None, prepared=None, batch_size=32, seed=None, epoch=None, steps=None):
+        """`(images, S_B)` batches over the training images, S from `prepared` (built here when None).
+
+        `epoch` and `steps` as in `HashingModel.make_train_dataset`.
+        """
         if prepared is None:
             prepared = self.build_similarity(images, labels)
-        return make_similarity_dataset(images, prepared.value, batch_size=batch_size, shuffle=True, seed=seed)
+        return make_similarity_dataset(images, prepared.value, batch_size=batch_size, shuffle=True, seed=seed,
+                                       epoch=epoch, steps=steps)
 
 
 __all__ = ["SimilarityData"]

@@ -307,6 +307,23 @@ def run_stages(model, stages, context, backup, verbose):
     return [{key: value for key, value in record.items() if key != "weights"} for record in records]
 
 
+class PipelineEpoch(keras.callbacks.Callback):
+    """Sets `epoch`, the int64 variable a training pipeline reads when each iteration starts, to fit's epoch.
+
+    Keras iterates a finite dataset afresh at every epoch, after
+    `on_epoch_begin`; with `make_train_dataset(..., epoch=callback.epoch)`
+    every epoch therefore reads its own batches, also in a fit started at
+    `initial_epoch` (hashzoo.data.make_tf_dataset).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="pipeline_epoch")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch.assign(epoch)
+
+
 def _fit(model, parts, protocol, backup, options):
     """Prepare, stages, the main fit with best-epoch keeping; returns the fit record."""
     started = time.time()
@@ -319,14 +336,17 @@ def _fit(model, parts, protocol, backup, options):
 
     # Reseeded here, so the pipeline and the fit draw the same whether or not stages ran in this process.
     keras.utils.set_random_seed(options.seed)
+    # Each iteration of the pipeline yields the batches of the epoch `pipeline_epoch` names, a function of the
+    # seed and that epoch only: a resumed run reads what an uninterrupted one read (docs/zoo.md, "Training runs").
+    pipeline_epoch = PipelineEpoch()
     train_ds = model.make_train_dataset(parts.train.images, parts.train.labels, prepared=prepared,
-                                        batch_size=batch_size, seed=options.seed)
-    if options.steps_per_epoch is not None:
-        train_ds = train_ds.repeat()
+                                        batch_size=batch_size, seed=options.seed, epoch=pipeline_epoch.epoch,
+                                        steps=options.steps_per_epoch)
     score, metric = validation_scorer(parts, protocol)
     keeper = KeepBestEpoch(backup, score, metric=metric or "score", verbose=options.verbose)
     initial_epoch = _resume_fit(model, backup, keeper, options)
     callbacks = [
+        pipeline_epoch,
         # What must change the weights at an epoch end before they are saved (BGAN's batch-norm
         # recalibration), then the checkpoint: it commits the epoch; the keeper's records follow and
         # are written again from the restored weights when a run resumes from it (_resume_fit).
@@ -341,9 +361,10 @@ def _fit(model, parts, protocol, backup, options):
     stopped = None
     model._initial_epoch = None  # a stage's fit must not move the main fit's start
     try:
-        model.fit(train_ds, epochs=options.epochs, initial_epoch=initial_epoch,
-                  steps_per_epoch=options.steps_per_epoch, verbose=options.verbose, callbacks=callbacks,
-                  shuffle=False)
+        # No `steps_per_epoch`: the dataset holds exactly one epoch's batches, and fit must iterate it afresh
+        # every epoch, after `pipeline_epoch` has set the epoch (a kept iterator would read a stale epoch).
+        model.fit(train_ds, epochs=options.epochs, initial_epoch=initial_epoch, verbose=options.verbose,
+                  callbacks=callbacks, shuffle=False)
     except NonFiniteLossError as error:
         if backup.best() is None:
             raise NonFiniteLossError(
