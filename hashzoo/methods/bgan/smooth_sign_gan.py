@@ -32,9 +32,10 @@ SLOPE_SCHEDULES = ("staged", "constant")
 DEFAULT_SLOPES = (1.0, 2.5, 5.0, 7.5, 10.0)
 #: The encoder's input contract when none is given: 32x32 RGB scaled to [-1, 1].
 DEFAULT_PREPROCESSING = {"image_size": (32, 32), "channels": 3, "mean": 127.5, "std": 127.5}
-#: Training batches the encoder's batch-norm statistics are recomputed from at each epoch end; off by
-#: default, so earlier configs and their presets train as they did (docs/bgan.md, "Batch-norm recalibration").
-DEFAULT_BATCH_NORM_RECALIBRATION = 0
+#: Training batches the encoder's batch-norm statistics are recomputed from at each epoch end (0: off).
+#: On digits, 3 seeds, it raised BGAN from 0.767 to 0.782 mAP@all and SPAH from 0.732 to 0.758
+#: (docs/bgan.md, "Batch-norm recalibration"). Saved configs without the argument load with 0.
+DEFAULT_BATCH_NORM_RECALIBRATION = 10
 
 
 class SmoothSignGAN(SeedState, SimilarityData, HashingModel):
