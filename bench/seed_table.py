@@ -36,7 +36,9 @@ def read_run(folder):
     with open(path) as handle:
         metadata = json.load(handle)
     metrics = metadata["evaluation"]["metrics"]
-    headline = next(name for name in metrics if name.startswith("mAP@"))
+    headline = next((name for name in metrics if name.startswith("mAP@")), None)
+    if headline is None:
+        raise ValueError(f"{folder!r}: its evaluation has no mAP@ metric (it has {sorted(metrics)}).")
     checkpoint = metadata.get("checkpoint") or {}
     record = {
         "metric": headline,

@@ -114,8 +114,11 @@ def _index_batches(num_items, batch_size, *, shuffle, seed, repeat, drop_remaind
         stream = passes.flat_map(one_pass).skip(start % per_pass)
         return stream if repeat else stream.take(steps)
 
-    if isinstance(epoch, tf.Variable):
-        variable = epoch
+    # A variable is read at each iteration; a keras.Variable wraps the tf.Variable to read.
+    variable = epoch if isinstance(epoch, tf.Variable) else getattr(epoch, "value", None)
+    if hasattr(epoch, "assign") and not isinstance(variable, tf.Variable):
+        raise TypeError(f"`epoch` must be an int, a tf.Variable or a keras.Variable, got {type(epoch).__name__}.")
+    if isinstance(variable, tf.Variable):
         epochs = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).map(
             lambda _: tf.cast(tf.identity(variable), tf.int64))
     elif epoch is None and not repeat:
@@ -123,6 +126,8 @@ def _index_batches(num_items, batch_size, *, shuffle, seed, repeat, drop_remaind
         epochs = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1).map(
             lambda r: tf.math.floormod(r, _DRAWN_EPOCHS))
     else:
+        if epoch is not None and (isinstance(epoch, bool) or int(epoch) != epoch or epoch < 0):
+            raise ValueError(f"`epoch` must be an integer >= 0 or a variable holding one, got {epoch!r}.")
         epochs = tf.data.Dataset.from_tensors(tf.constant(0 if epoch is None else int(epoch), tf.int64))
     batches = epochs.flat_map(from_epoch)
     count = tf.data.INFINITE_CARDINALITY if repeat else steps

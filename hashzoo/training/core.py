@@ -194,6 +194,10 @@ def data_sha256(dataset):
     return digest.hexdigest()
 
 
+#: Bumped when what a checkpoint holds or how epochs are ordered changes (docs/zoo.md, "Training runs").
+TRAINING_STATE_VERSION = 2
+
+
 def run_fingerprint(dataset, parts, protocol, options, method_class, optimizers, fingerprint=None):
     """What a run is, for its backup folder: a run with another fingerprint may not resume it.
 
@@ -212,6 +216,9 @@ def run_fingerprint(dataset, parts, protocol, options, method_class, optimizers,
         "options": {"epochs": int(options.epochs), "batch_size": int(options.batch_size), "seed": int(options.seed),
                     "steps_per_epoch": options.steps_per_epoch, "method_callbacks": bool(options.method_callbacks)},
         "run": fingerprint or {},
+        # How epochs are ordered and what a checkpoint holds: a backup written under other rules
+        # (before per-epoch orders and saved random streams) cannot resume exactly, so it is refused.
+        "training_state": TRAINING_STATE_VERSION,
     }
 
 

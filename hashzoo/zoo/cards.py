@@ -102,6 +102,14 @@ def model_card(metadata):
             f"model arguments `{json.dumps(config.get('model', {}), sort_keys=True)}`."
         )
         lines.append("")
+        lines.append(
+            "Arguments left at their defaults are not listed there; `config.json` in this folder holds every "
+            "argument the model was built with. A default that changed after this preset was trained is in "
+            "`config.json` with the value it was trained with (an argument added later is absent and loads with "
+            "the value that reproduces this training), so to retrain it exactly, pass the arguments where "
+            "`config.json` differs from today's defaults with `--model_override`."
+        )
+        lines.append("")
     lines += run_lines(metadata) + [""]
     if metadata.get("parent"):
         parent = metadata["parent"]

@@ -107,7 +107,8 @@ class BGAN(SmoothSignGAN):
     >>> model.compile()
     >>> images = np.random.default_rng(0).integers(0, 256, (32, 8, 8, 1)).astype("uint8")
     >>> train = model.make_train_dataset(images, batch_size=16, seed=0)
-    >>> history = model.fit(train, epochs=1, verbose=0, shuffle=False, callbacks=model.training_callbacks(1))
+    >>> callbacks = model.training_callbacks(1) + model.recalibration_callbacks(images, batch_size=16)
+    >>> history = model.fit(train, epochs=1, verbose=0, shuffle=False, callbacks=callbacks)
     >>> model.encode(images).shape
     (32, 8)
     """

@@ -211,12 +211,25 @@ class SmoothSignGAN(SeedState, SimilarityData, HashingModel):
         same seeded draw every epoch), with the weights that epoch ended with
         (docs/bgan.md, "Batch-norm recalibration").
         """
+        return self.recalibration_callbacks(context.train.images, context.batch_size, seed=context.seed)
+
+    def recalibration_callbacks(self, images, batch_size, seed=0):
+        """`[BatchNormRecalibration]` over `images` when `batch_norm_recalibration` > 0, else `[]`.
+
+        The runner adds it itself; pass it to your own `model.fit` (beside
+        `training_callbacks(epochs)`) to recalibrate there too.
+
+        Args:
+            images: the training images (uint8 pixels, as `fit` gets them).
+            batch_size: the training batch size.
+            seed: seed of the batch draw.
+        """
         if not self.batch_norm_recalibration:
             return []
         encoder, preprocess = self.encoder, self.preprocess
         return [BatchNormRecalibration(
-            encoder, context.train.images, context.batch_size, self.batch_norm_recalibration, seed=context.seed,
-            forward=lambda images: encoder(preprocess(images), training=True),
+            encoder, images, batch_size, self.batch_norm_recalibration, seed=seed,
+            forward=lambda batch: encoder(preprocess(batch), training=True),
         )]
 
     # -- compile --------------------------------------------------------------------

@@ -112,7 +112,7 @@ class SPAH(SmoothSignGAN):
     >>> batch, block = next(iter(train))
     >>> batch.shape, block.shape, sorted(set(np.unique(block.numpy())) - {-1.0, 0.0, 1.0})
     (TensorShape([16, 8, 8, 1]), TensorShape([16, 16]), [])
-    >>> model.encode(images).shape  # then model.fit(train, callbacks=model.training_callbacks(epochs))
+    >>> model.encode(images).shape  # then fit with model.training_callbacks(E) + model.recalibration_callbacks(images, 16)
     (32, 8)
     """
 
