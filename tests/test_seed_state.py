@@ -65,8 +65,10 @@ def test_a_run_resumed_from_saved_weights_takes_the_step_the_uninterrupted_run_t
     assert states(resumed) == states(model)
     step(model, images, 16)  # the uninterrupted run's next step ...
     step(resumed, images, 16)  # ... and the resumed run's
+    # Equal up to float summation order (threads may add in another order); other noise or dropout
+    # draws would move the weights by far more than this.
     for a, b in zip(values(model), values(resumed)):
-        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
     assert states(resumed) == states(model)
 
 
@@ -174,5 +176,5 @@ def test_a_training_run_killed_after_an_epoch_resumes_with_the_streams_of_an_uni
         training.train(config, tmp_path / "run", verbose=0, extra_callbacks=[KillAfterFirstEpoch()])
     training.train(config, tmp_path / "run", verbose=0, extra_callbacks=[resumed])
     assert resumed.states == uninterrupted.states
-    for a, b in zip(uninterrupted.values, resumed.values):
-        np.testing.assert_array_equal(a, b)
+    for a, b in zip(uninterrupted.values, resumed.values):  # up to float summation order, as above
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
