@@ -147,3 +147,30 @@ def images_away_from_zero(model, images, count=16, margin=1e-4):
     """
     z = np.asarray(model.predict(np.asarray(images).astype("float32"), verbose=0))
     return np.asarray(images)[np.min(np.abs(z), axis=1) > margin][:count]
+
+
+class Killed(Exception):
+    """What `KillAfterEpoch` raises: stands in for a process killed at an epoch boundary."""
+
+
+class KillAfterEpoch(keras.callbacks.Callback):
+    """Raises `Killed` once epoch `epoch` (0-based) has ended, after its checkpoint is written."""
+
+    def __init__(self, epoch=0):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise Killed(f"killed after epoch {epoch}")
+
+
+class EpochsSeen(keras.callbacks.Callback):
+    """Records the epochs a fit starts, so a test can check where a resumed run picked up."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.seen.append(epoch)

@@ -6,7 +6,6 @@ import pathlib
 import subprocess
 import sys
 
-import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -14,6 +13,7 @@ from PIL import Image
 import hashzoo
 from hashzoo import data, finetune
 from hashzoo.zoo import presets
+from tests.helpers import EpochsSeen, KillAfterEpoch, Killed
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 PARENT = "coophash-digits-32"
@@ -174,30 +174,17 @@ def test_adapting_the_input_takes_a_flag_and_is_recorded(tmp_path):
 
 @pytest.mark.slow  # tests/test_kill.py kills and resumes tools/finetune.py
 def test_a_killed_finetune_resumes_from_its_backup(turned, tmp_path):
-    class Killed(Exception):
-        pass
-
-    class KillAfterFirstEpoch(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == 0:
-                raise Killed()
-
-    class Epochs(keras.callbacks.Callback):
-        seen = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.seen.append(epoch)
-
     out = tmp_path / "ft"
     with pytest.raises(Killed):
         finetune.finetune(PARENT, turned, out, epochs=2, steps_per_epoch=2, batch_size=16, verbose=0,
-                          extra_callbacks=[KillAfterFirstEpoch()])
+                          extra_callbacks=[KillAfterEpoch(0)])
     assert not out.exists() and (tmp_path / "ft.backup").is_dir()
     best = json.loads((tmp_path / "ft.backup" / "best.json").read_text())
     assert best["epoch"] == 1 and (tmp_path / "ft.backup" / best["file"]).is_file()
+    epochs = EpochsSeen()
     finetune.finetune(PARENT, turned, out, epochs=2, steps_per_epoch=2, batch_size=16, verbose=0,
-                      extra_callbacks=[Epochs()])
-    assert Epochs.seen == [1], "the resumed run trains only the second epoch"
+                      extra_callbacks=[epochs])
+    assert epochs.seen == [1], "the resumed run trains only the second epoch"
     card = json.loads((out / "metadata.json").read_text())
     assert len(card["history"]["loss"]) == 2 and card["resumed"] is True
     assert card["checkpoint"]["epoch"] in (1, 2) and len(card["checkpoint"]["validation"]) == 2

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import time
 
-import keras
 import numpy as np
 import pytest
 
@@ -25,6 +24,7 @@ import hashzoo
 from hashzoo import data, training
 from hashzoo.training import backup as backup_lib
 from hashzoo.utils import io
+from tests.helpers import EpochsSeen, KillAfterEpoch, Killed
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 TRAIN = [str(REPO / "tools" / "train.py"), "--config", "coophash_digits:smoke", "--epochs", "2", "--verbose", "2"]
@@ -166,31 +166,15 @@ def test_a_run_killed_mid_epoch_resumes_and_a_rerun_with_other_arguments_is_refu
 def test_a_corrupt_or_truncated_checkpoint_falls_back_to_the_previous_one_or_names_the_folder(tmp_path, capsys):
     from tests.test_training import toy_run
 
-    class Killed(Exception):
-        pass
-
-    class KillAfterEpoch(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == 1:
-                raise Killed()
-
-    class Epochs(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.seen = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.seen.append(epoch)
-
     out, fit = tmp_path / "toy", tmp_path / "toy.backup" / "fit"
     with pytest.raises(Killed):
-        toy_run(out, epochs=3, extra_callbacks=[KillAfterEpoch()])
+        toy_run(out, epochs=3, extra_callbacks=[KillAfterEpoch(1)])
     state = json.loads((fit / "checkpoint.json").read_text())
     assert (state["latest"]["epoch"], state["previous"]["epoch"]) == (2, 1)
     # What a kill inside Keras's in-place write used to leave: a truncated latest checkpoint.
     latest = fit / state["latest"]["file"]
     latest.write_bytes(latest.read_bytes()[: latest.stat().st_size // 2])
-    epochs = Epochs()
+    epochs = EpochsSeen()
     outcome = toy_run(out, epochs=3, extra_callbacks=[epochs])
     assert epochs.seen == [1, 2], "resumed from the previous checkpoint (epoch 1)"
     assert f"warning: the checkpoint {latest} cannot be used" in capsys.readouterr().err
@@ -199,7 +183,7 @@ def test_a_corrupt_or_truncated_checkpoint_falls_back_to_the_previous_one_or_nam
 
     # Both checkpoints spoilt (a flipped byte, a file gone): an error that says which folder to delete.
     with pytest.raises(Killed):
-        toy_run(tmp_path / "again", epochs=3, extra_callbacks=[KillAfterEpoch()])
+        toy_run(tmp_path / "again", epochs=3, extra_callbacks=[KillAfterEpoch(1)])
     fit = tmp_path / "again.backup" / "fit"
     state = json.loads((fit / "checkpoint.json").read_text())
     spoilt = bytearray((fit / state["latest"]["file"]).read_bytes())

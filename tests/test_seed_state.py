@@ -98,10 +98,16 @@ def test_the_streams_saved_are_the_models_own_and_its_nested_layers():
     assert gan.encoder.dropout.seed_generator in seed_generators(gan)  # Keras's Dropout, nested
 
 
-def test_a_weights_file_without_seed_states_loads_with_the_initial_streams(tmp_path):
+def stepped_coophash():
+    """A CoopHash that took one step, so its streams have moved off their initial positions."""
     images = test_coophash.digits_batch(16)
     model = coophash()
     coophash_step(model, images, 0)
+    return model, images
+
+
+def test_a_weights_file_without_seed_states_loads_with_the_initial_streams(tmp_path):
+    model, images = stepped_coophash()
     path = tmp_path / "old.weights.h5"
     model.save_weights(path)
     with h5py.File(path, "r+") as handle:  # as written before seed states were saved
@@ -119,9 +125,7 @@ def test_a_weights_file_without_seed_states_loads_with_the_initial_streams(tmp_p
 
 
 def test_a_keras_file_round_trips_the_streams(tmp_path):
-    images = test_coophash.digits_batch(16)
-    model = coophash()
-    coophash_step(model, images, 0)
+    model, images = stepped_coophash()
     path = tmp_path / "model.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)
@@ -157,14 +161,6 @@ def test_a_training_run_killed_after_an_epoch_resumes_with_the_streams_of_an_uni
     config = training.load_config("coophash_digits:smoke")
     config = config.replace(epochs=2, model=dict(config.model, augment="flip_crop"))
 
-    class Killed(Exception):
-        pass
-
-    class KillAfterFirstEpoch(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == 0:
-                raise Killed()
-
     class FinalWeights(keras.callbacks.Callback):
         def on_train_end(self, logs=None):  # before the best epoch is restored
             self.values = values(self.model)
@@ -172,8 +168,8 @@ def test_a_training_run_killed_after_an_epoch_resumes_with_the_streams_of_an_uni
 
     uninterrupted, resumed = FinalWeights(), FinalWeights()
     training.train(config, tmp_path / "reference", verbose=0, extra_callbacks=[uninterrupted])
-    with pytest.raises(Killed):
-        training.train(config, tmp_path / "run", verbose=0, extra_callbacks=[KillAfterFirstEpoch()])
+    with pytest.raises(helpers.Killed):
+        training.train(config, tmp_path / "run", verbose=0, extra_callbacks=[helpers.KillAfterEpoch(0)])
     training.train(config, tmp_path / "run", verbose=0, extra_callbacks=[resumed])
     assert resumed.states == uninterrupted.states
     for a, b in zip(uninterrupted.values, resumed.values):  # up to float summation order, as above

@@ -11,6 +11,7 @@ import pytest
 
 from hashzoo import data, metrics, training
 from hashzoo.zoo import presets
+from tests.helpers import EpochsSeen, KillAfterEpoch, Killed
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -52,27 +53,14 @@ def test_train_writes_a_preset_whose_metrics_can_be_re_measured(tmp_path):
 
 @pytest.mark.slow  # tests/test_kill.py kills and resumes tools/train.py
 def test_a_killed_run_resumes_from_its_backup(tmp_path):
-    class Killed(Exception):
-        pass
-
-    class KillAfterSecondEpoch(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == 1:
-                raise Killed()
-
-    class Epochs(keras.callbacks.Callback):
-        seen = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.seen.append(epoch)
-
     out = tmp_path / "run"
     with pytest.raises(Killed):
-        training.train(smoke(epochs=3), out, verbose=0, extra_callbacks=[KillAfterSecondEpoch()])
+        training.train(smoke(epochs=3), out, verbose=0, extra_callbacks=[KillAfterEpoch(1)])
     assert not out.exists(), "a failed run must not leave an output folder"
     assert (tmp_path / "run.backup").is_dir()
-    model, _ = training.train(smoke(epochs=3), out, verbose=0, extra_callbacks=[Epochs()])
-    assert Epochs.seen == [2], "the resumed run should train only the third epoch"
+    epochs = EpochsSeen()
+    model, _ = training.train(smoke(epochs=3), out, verbose=0, extra_callbacks=[epochs])
+    assert epochs.seen == [2], "the resumed run should train only the third epoch"
     card = json.loads((out / "metadata.json").read_text())
     assert len(card["history"]["loss"]) == 3, "the metadata holds the whole history"
     assert card["resumed"] is True and card["checkpoint"]["epochs_completed"] == 3
