@@ -17,7 +17,7 @@ $(STAMP): setup.py
 demo: $(STAMP)
 	$(BIN)/python tools/demo.py --out demo_out
 
-# The test suite (about 14 minutes on 2 CPU cores, two pytest-xdist workers); slow tests need --run-slow.
+# The test suite (about 11 minutes on 2 CPU cores, two pytest-xdist workers); slow tests need --run-slow.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist worksteal
 
