@@ -57,7 +57,7 @@ def test_serialization_with_non_default_values():
             pixel_weight=0.1, normalize_inner_product=False, fake_source="gaussian", variational_jitter=True,
             update="alternating", k1=5, k2=7, feature_extractor="array:/tmp/features.npy",
             feature_weights="/tmp/w.h5", seed=7, preprocessing={"image_size": (16, 16), "channels": 3},
-            name="bgan",
+            augment={"flip": False, "pad": 3, "padding": "constant"}, name="bgan",
         ),
     )
     for cls, kwargs in (
@@ -98,11 +98,12 @@ def test_two_replicas_take_the_same_step_as_one_device():
     )
 
 
-def test_two_replicas_take_the_same_balanced_step_as_one_device():
-    # The balanced neighbourhood loss divides by the global batch's pair counts, gathered from the replicas.
+def test_two_replicas_take_the_same_balanced_augmented_step_as_one_device():
+    # The balanced neighbourhood loss divides by the global batch's pair counts, gathered from the replicas;
+    # the encoder's flips and crops are drawn for the global batch and sliced per replica.
     images = digits_batch(16)
     helpers.run_distributed_equivalence_test(
-        build(neighbourhood_balance="balanced"), images, batch_similarity(images), atol=2e-5, rtol=2e-4
+        build(neighbourhood_balance="balanced", augment="flip_crop"), images, batch_similarity(images), atol=2e-5, rtol=2e-4
     )
 
 

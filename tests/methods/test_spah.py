@@ -69,10 +69,10 @@ def test_serialization_with_non_default_values():
             code_bits=12, architecture="smoke", width=0.5, dropout=0.25, gan_size=16, noise_dim=3,
             slopes=(2.0, 4.0), slope_schedule="constant", adversarial_weight=0.5, similarity_weight=3.0,
             quantization_weight=0.2, reconstruction_weight=0.0, code_reconstruction_weight=2.0,
-            similarity_norm="all", normalize_inner_product=False, feature_extractor="array:/tmp/features.npy",
+            similarity_norm="all", similarity_balance="balanced", normalize_inner_product=False, feature_extractor="array:/tmp/features.npy",
             feature_weights="/tmp/w.h5", k=7, tau=0.3, neighbour_rule="shared", neighbour_absent="dissimilar", k2=9,
             combine="intersection", bin_width=0.02, positive_sigmas=1.5, negative_sigmas=0.5, seed=7,
-            preprocessing={"image_size": (16, 16), "channels": 3}, name="spah",
+            preprocessing={"image_size": (16, 16), "channels": 3}, augment="flip_crop", name="spah",
         ),
     )
     helpers.run_serialization_test(
@@ -105,6 +105,35 @@ def test_two_replicas_take_the_same_step_as_one_device(run_eagerly):
     helpers.run_distributed_equivalence_test(
         build(dropout=0.5, noise_dim=2, run_eagerly=run_eagerly), images, s, atol=2e-5, rtol=2e-4
     )
+
+
+def test_two_replicas_take_the_same_augmented_balanced_step_as_one_device():
+    # Flips and crops are drawn for the global batch and sliced per replica; the balanced L_S
+    # divides by the global batch's +1 and -1 counts, gathered from the replicas.
+    images = digits_batch(16)
+    helpers.run_distributed_equivalence_test(
+        build(augment="flip_crop", similarity_balance="balanced", run_eagerly=True), images,
+        batch_similarity(images), atol=2e-5, rtol=2e-4,
+    )
+
+
+def test_balanced_similarity_loss_gives_each_kind_of_known_pair_half():
+    rng = np.random.default_rng(0)
+    codes = np.tanh(rng.normal(size=(6, 4))).astype("float32")
+    s = rng.choice([-1.0, 0.0, 1.0], size=(6, 6)).astype("float32")
+    model = SPAH(**small_kwargs(code_bits=4, similarity_balance="balanced"))
+    errors = np.square(codes @ codes.T / 4 - s)
+    expected = 0.5 * errors[s > 0].mean() + 0.5 * errors[s < 0].mean()  # unknown (0) pairs add nothing
+    np.testing.assert_allclose(float(model.similarity_loss(tf.constant(codes), tf.constant(s))), expected, rtol=1e-5)
+
+
+def test_augmentation_changes_only_the_encoders_training_input():
+    images = digits_batch(16)
+    model = build(augment="flip_crop")()
+    x = model.preprocess(images)
+    augmented = np.asarray(model.augment_encoder_input(x))
+    assert augmented.shape == x.shape and not np.array_equal(augmented, np.asarray(x))
+    np.testing.assert_array_equal(np.asarray(model.encode(images)), np.asarray(build()().encode(images)))
 
 
 # === the feature-similarity thresholds ===
@@ -415,6 +444,10 @@ def test_bad_arguments_are_named():
         SPAH(**small_kwargs(neighbour_rule="mutual"))
     with pytest.raises(ValueError, match="noise_dim"):
         SPAH(**small_kwargs(noise_dim=-1))
+    with pytest.raises(ValueError, match="similarity_balance"):
+        SPAH(**small_kwargs(similarity_balance="even"))
+    with pytest.raises(ValueError, match="augment"):
+        SPAH(**small_kwargs(augment="rotate"))
     model = build(run_eagerly=True)()
     with pytest.raises(ValueError, match=r"\(images, S_B\) batches.*\[16, 8\]"):
         model.fit(digits_batch(16), np.ones((16, 8), "float32"), batch_size=16, epochs=1, verbose=0)

@@ -256,7 +256,7 @@ class BGAN(SmoothSignGAN):
 
     def train_step(self, data):
         images, similarity_rows = data[0], data[1]
-        x = self.preprocess(images)
+        x = self.augment_encoder_input(self.preprocess(images))
         real = self.gan_preprocessor(images)
         dropout_seed, noise_seed = distribute.split_seed(distribute.step_seed(self.seed_generator), 2)
         encoder_variables = self.encoder.trainable_variables

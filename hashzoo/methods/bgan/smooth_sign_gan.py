@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from hashzoo.layers import ImagePreprocessing, Preprocessing
+from hashzoo.layers.augmentation import check_augment, make_augmentation
 from hashzoo.methods.bgan.encoder import BACKBONES, VGG_BACKBONES, VGG_PREPROCESSING, loadable_config
 from hashzoo.methods.bgan.generator import GAN_SIZES
 from hashzoo.methods.bgan.schedule import staged_slope
@@ -73,6 +74,12 @@ class SmoothSignGAN(SeedState, SimilarityData, HashingModel):
             statistics are recomputed from this many training batches of the
             run's batch size (`hashzoo.training.batch_norm`); 0 turns it off.
             A saved config without it was trained without it (0).
+        augment: None (default, no augmentation), `"flip_crop"`, `"crop"`,
+            `"flip"` or a dict of `FlipCrop` arguments: the encoder's real
+            input images of each training step are flipped and shifted after
+            preprocessing (`augment_encoder_input`); G and D see the
+            images unchanged, and encoding never augments (docs/bgan.md,
+            "Augmentation").
     """
 
     #: The input contract of the `vgg16` and `vgg19` backbones (`VGG19_PREPROCESSING` is its former name).
@@ -105,7 +112,7 @@ class SmoothSignGAN(SeedState, SimilarityData, HashingModel):
 
     def __init__(self, code_bits, *, backbone, backbone_weights, architecture, width, dropout, gan_size, slopes,
                  slope_schedule, normalize_inner_product, feature_extractor, feature_weights, seed,
-                 preprocessing, batch_norm_recalibration=DEFAULT_BATCH_NORM_RECALIBRATION, **kwargs):
+                 preprocessing, batch_norm_recalibration=DEFAULT_BATCH_NORM_RECALIBRATION, augment=None, **kwargs):
         super().__init__(code_bits, preprocessing=preprocessing or DEFAULT_PREPROCESSING, **kwargs)
         if isinstance(batch_norm_recalibration, bool) or not isinstance(batch_norm_recalibration, numbers.Integral) \
                 or batch_norm_recalibration < 0:
@@ -114,6 +121,7 @@ class SmoothSignGAN(SeedState, SimilarityData, HashingModel):
                 f"{batch_norm_recalibration!r}."
             )
         self.batch_norm_recalibration = int(batch_norm_recalibration)
+        self.augment = check_augment(augment)
         self.backbone = check_choice(backbone, "backbone", BACKBONES)
         self.backbone_weights = None if backbone_weights is None else str(backbone_weights)
         self.architecture = architecture
@@ -161,6 +169,8 @@ class SmoothSignGAN(SeedState, SimilarityData, HashingModel):
         )
         # The similarity matrix is `prepare`'s, never the model's.
         self.seed_generator = keras.random.SeedGenerator(self.seed, name="noise_seed")
+        # Its own seed stream (None without `augment`, so models without it keep their weight layout).
+        self.augmentation = make_augmentation(self.augment, self.preprocessing.image_size, self.seed)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.TRACKERS}
         self.build()
 
@@ -176,6 +186,12 @@ class SmoothSignGAN(SeedState, SimilarityData, HashingModel):
                 )
             side = height
         return check_choice(side, "gan_size", GAN_SIZES)
+
+    def augment_encoder_input(self, x):
+        """The encoder's preprocessed training images `x`, flipped and shifted when `augment` is set."""
+        if self.augmentation is None:
+            return x
+        return self.augmentation(x, training=True)
 
     # -- HashingModel -----------------------------------------------------------
 
@@ -277,5 +293,6 @@ class SmoothSignGAN(SeedState, SimilarityData, HashingModel):
             feature_weights=self.feature_weights,
             seed=self.seed,
             batch_norm_recalibration=self.batch_norm_recalibration,
+            augment=self.augment,
         )
         return config

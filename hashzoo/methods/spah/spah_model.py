@@ -13,8 +13,8 @@ import tensorflow as tf
 from hashzoo import distribute
 from hashzoo.layers import HardSign
 from hashzoo.losses.hashing import quantization_loss
-from hashzoo.losses.similarity import NORMALIZATIONS, masked_pairwise_similarity_loss
-from hashzoo.methods.bgan.bgan_model import bce
+from hashzoo.losses.similarity import BALANCES, NORMALIZATIONS, masked_pairwise_similarity_loss, neighbourhood_loss
+from hashzoo.methods.bgan.bgan_model import bce, pair_counts
 from hashzoo.methods.bgan.encoder import Encoder
 from hashzoo.methods.bgan.generator import Generator
 from hashzoo.methods.bgan.smooth_sign_gan import DEFAULT_BATCH_NORM_RECALIBRATION, DEFAULT_SLOPES, SmoothSignGAN
@@ -82,6 +82,10 @@ class SPAH(SmoothSignGAN):
             lambda_S, lambda_Q, lambda_R, lambda_Rc (1, 10, 1, 1, 1).
         similarity_norm: `"known"` (divide L_S by the number of known
             pairs) or `"all"` (by every pair, SSDH's form).
+        similarity_balance: `"none"` (every known pair weighs the same, the
+            default) or `"balanced"` (the +1 and the -1 pairs each give half
+            of L_S, each kind averaged over its own pairs; BGAN's
+            `neighbourhood_balance`; `similarity_norm` is then unused).
         normalize_inner_product: divide u_i.u_j by L in L_S.
         feature_extractor: frozen features for S (`"pixels"`,
             `"random_conv"`, `"kmeans"`, `"kmeans+hog"`, `"keras_app:<name>"`,
@@ -142,6 +146,7 @@ class SPAH(SmoothSignGAN):
         reconstruction_weight=1.0,
         code_reconstruction_weight=1.0,
         similarity_norm="known",
+        similarity_balance="none",
         normalize_inner_product=True,
         feature_extractor="pixels",
         feature_weights=None,
@@ -175,6 +180,7 @@ class SPAH(SmoothSignGAN):
         self.reconstruction_weight = float(reconstruction_weight)
         self.code_reconstruction_weight = float(code_reconstruction_weight)
         self.similarity_norm = check_choice(similarity_norm, "similarity_norm", NORMALIZATIONS)
+        self.similarity_balance = check_choice(similarity_balance, "similarity_balance", BALANCES)
         self.k = check_positive_int(k, "k")
         self.tau = float(tau)
         if not self.tau >= 0:
@@ -283,18 +289,9 @@ class SPAH(SmoothSignGAN):
         logit_fake, _ = self.discriminator((outputs["fake"], prior), training=True)
         phi_reconstruction = self.discriminator.image_features(outputs["reconstruction"], training=True)
 
-        all_codes = distribute.gather_replicas(codes)
-        denominator = None
-        if self.similarity_norm == "known":
-            # The global batch's known pairs over the replica count (see the loss's docstring).
-            known = tf.reshape(tf.reduce_sum(tf.abs(similarity_rows)), [1])
-            denominator = tf.reduce_sum(distribute.gather_replicas(known)) / distribute.num_replicas()
         values = {
             "adversarial_loss": bce(logit_real, 0.0) + bce(logit_fake, 1.0),
-            "similarity_loss": masked_pairwise_similarity_loss(
-                codes, all_codes, similarity_rows, normalize=self.normalize_inner_product,
-                normalization=self.similarity_norm, denominator=denominator,
-            ),
+            "similarity_loss": self.similarity_loss(codes, similarity_rows),
             # (1 / (mL)) sum ||u - sgn u||^2 with sgn held constant.
             "quantization_loss": quantization_loss(codes) / self.code_bits,
             "reconstruction_loss": tf.reduce_mean(tf.square(phi_real - phi_reconstruction)),
@@ -309,6 +306,26 @@ class SPAH(SmoothSignGAN):
         )
         return values
 
+    def similarity_loss(self, codes, similarity_rows):
+        """The masked L_S of this replica's rows against the gathered codes of the global batch.
+
+        Its normaliser (known pairs, or each kind's pairs when balanced) is the
+        global batch's over the replica count, so replicas add up to one device.
+        """
+        all_codes = distribute.gather_replicas(codes)
+        if self.similarity_balance == "balanced":
+            return neighbourhood_loss(codes, all_codes, similarity_rows, balance="balanced",
+                                      normalize=self.normalize_inner_product,
+                                      counts=pair_counts(similarity_rows, "balanced"))
+        denominator = None
+        if self.similarity_norm == "known":
+            known = tf.reshape(tf.reduce_sum(tf.abs(similarity_rows)), [1])
+            denominator = tf.reduce_sum(distribute.gather_replicas(known)) / distribute.num_replicas()
+        return masked_pairwise_similarity_loss(
+            codes, all_codes, similarity_rows, normalize=self.normalize_inner_product,
+            normalization=self.similarity_norm, denominator=denominator,
+        )
+
     def step_seeds(self):
         """`(dropout, fake noise, reconstruction noise, prior)` seeds of one step, the same on every replica."""
         return distribute.split_seed(distribute.step_seed(self.seed_generator), 4)
@@ -316,7 +333,7 @@ class SPAH(SmoothSignGAN):
     def train_step(self, data):
         images, similarity_rows = data[0], data[1]
         check_similarity_block(similarity_rows, images)
-        x = self.preprocess(images)
+        x = self.augment_encoder_input(self.preprocess(images))
         real = self.gan_preprocessor(images)
         dropout_seed, fake_seed, reconstruction_seed, prior_seed = self.step_seeds()
         prior = prior_codes(tf.stack([tf.shape(x)[0], self.code_bits]), prior_seed)
@@ -355,6 +372,7 @@ class SPAH(SmoothSignGAN):
             reconstruction_weight=self.reconstruction_weight,
             code_reconstruction_weight=self.code_reconstruction_weight,
             similarity_norm=self.similarity_norm,
+            similarity_balance=self.similarity_balance,
             k=self.k,
             tau=self.tau,
             neighbour_rule=self.neighbour_rule,
