@@ -103,7 +103,8 @@ def test_two_replicas_take_the_same_balanced_augmented_step_as_one_device():
     # the encoder's flips and crops are drawn for the global batch and sliced per replica.
     images = digits_batch(16)
     helpers.run_distributed_equivalence_test(
-        build(neighbourhood_balance="balanced", augment="flip_crop"), images, batch_similarity(images), atol=2e-5, rtol=2e-4
+        build(neighbourhood_balance="balanced", augment="flip_crop"), images, batch_similarity(images),
+        atol=2e-5, rtol=2e-4,
     )
 
 
@@ -311,3 +312,15 @@ def test_bad_arguments_are_named(tmp_path):
     model.compile()
     with pytest.raises(ValueError, match=r"\(images, S_B\) batches.*\[16, 8\]"):
         model.fit(digits_batch(16), np.ones((16, 8), "float32"), batch_size=16, epochs=1, verbose=0)
+
+
+def test_every_saved_argument_can_be_set_by_a_config():
+    # The runner accepts only constructor parameters (`check_model_arguments`); shared ones must be named too.
+    from hashzoo.training.config import TrainConfig
+    from hashzoo.training.run import check_model_arguments
+
+    saved = set(build()().get_config()) - {"name", "trainable", "dtype", "code_bits"}
+    assert {"augment", "neighbourhood_balance", "batch_norm_recalibration"} <= saved
+    config = TrainConfig(method="bgan", data="digits", protocol="digits", bits=8, epochs=1, batch_size=8,
+                         model={key: None for key in saved})
+    check_model_arguments(BGAN, config)

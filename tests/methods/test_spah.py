@@ -69,7 +69,8 @@ def test_serialization_with_non_default_values():
             code_bits=12, architecture="smoke", width=0.5, dropout=0.25, gan_size=16, noise_dim=3,
             slopes=(2.0, 4.0), slope_schedule="constant", adversarial_weight=0.5, similarity_weight=3.0,
             quantization_weight=0.2, reconstruction_weight=0.0, code_reconstruction_weight=2.0,
-            similarity_norm="all", similarity_balance="balanced", normalize_inner_product=False, feature_extractor="array:/tmp/features.npy",
+            similarity_norm="all", similarity_balance="balanced", normalize_inner_product=False,
+            feature_extractor="array:/tmp/features.npy",
             feature_weights="/tmp/w.h5", k=7, tau=0.3, neighbour_rule="shared", neighbour_absent="dissimilar", k2=9,
             combine="intersection", bin_width=0.02, positive_sigmas=1.5, negative_sigmas=0.5, seed=7,
             preprocessing={"image_size": (16, 16), "channels": 3}, augment="flip_crop", name="spah",
@@ -451,3 +452,15 @@ def test_bad_arguments_are_named():
     model = build(run_eagerly=True)()
     with pytest.raises(ValueError, match=r"\(images, S_B\) batches.*\[16, 8\]"):
         model.fit(digits_batch(16), np.ones((16, 8), "float32"), batch_size=16, epochs=1, verbose=0)
+
+
+def test_every_saved_argument_can_be_set_by_a_config():
+    # The runner accepts only constructor parameters (`check_model_arguments`); shared ones must be named too.
+    from hashzoo.training.config import TrainConfig
+    from hashzoo.training.run import check_model_arguments
+
+    saved = set(SPAH(**small_kwargs()).get_config()) - {"name", "trainable", "dtype", "code_bits"}
+    assert {"augment", "similarity_balance", "batch_norm_recalibration"} <= saved
+    config = TrainConfig(method="spah", data="digits", protocol="digits", bits=8, epochs=1, batch_size=8,
+                         model={key: None for key in saved})
+    check_model_arguments(SPAH, config)

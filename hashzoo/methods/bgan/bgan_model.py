@@ -98,6 +98,9 @@ class BGAN(SmoothSignGAN):
             in [-1, 1]).
         batch_norm_recalibration: batch-norm recalibration of the encoder at
             each epoch end, in training batches (0: off; `SmoothSignGAN`).
+        augment: None (default), `"flip_crop"`, `"crop"`, `"flip"` or a dict
+            of `FlipCrop` arguments: the encoder's training images are
+            flipped and shifted (`SmoothSignGAN`; docs/bgan.md, "Augmentation").
 
     Example:
 
@@ -148,6 +151,7 @@ class BGAN(SmoothSignGAN):
         seed=0,
         preprocessing=None,
         batch_norm_recalibration=DEFAULT_BATCH_NORM_RECALIBRATION,
+        augment=None,
         **kwargs,
     ):
         super().__init__(
@@ -155,7 +159,7 @@ class BGAN(SmoothSignGAN):
             dropout=dropout, gan_size=gan_size, slopes=slopes, slope_schedule=slope_schedule,
             normalize_inner_product=normalize_inner_product, feature_extractor=feature_extractor,
             feature_weights=feature_weights, seed=seed, preprocessing=preprocessing,
-            batch_norm_recalibration=batch_norm_recalibration, **kwargs,
+            batch_norm_recalibration=batch_norm_recalibration, augment=augment, **kwargs,
         )
         self.neighbourhood_weight = float(neighbourhood_weight)
         self.content_weight = float(content_weight)

@@ -105,6 +105,9 @@ class SPAH(SmoothSignGAN):
         preprocessing: the encoder's input contract (default 32x32 RGB in [-1, 1]).
         batch_norm_recalibration: batch-norm recalibration of the encoder at
             each epoch end, in training batches (0: off; `SmoothSignGAN`).
+        augment: None (default), `"flip_crop"`, `"crop"`, `"flip"` or a dict
+            of `FlipCrop` arguments: the encoder's training images are
+            flipped and shifted (`SmoothSignGAN`; docs/bgan.md, "Augmentation").
 
     Example:
 
@@ -162,6 +165,7 @@ class SPAH(SmoothSignGAN):
         seed=0,
         preprocessing=None,
         batch_norm_recalibration=DEFAULT_BATCH_NORM_RECALIBRATION,
+        augment=None,
         **kwargs,
     ):
         super().__init__(
@@ -169,7 +173,7 @@ class SPAH(SmoothSignGAN):
             dropout=dropout, gan_size=gan_size, slopes=slopes, slope_schedule=slope_schedule,
             normalize_inner_product=normalize_inner_product, feature_extractor=feature_extractor,
             feature_weights=feature_weights, seed=seed, preprocessing=preprocessing,
-            batch_norm_recalibration=batch_norm_recalibration, **kwargs,
+            batch_norm_recalibration=batch_norm_recalibration, augment=augment, **kwargs,
         )
         self.noise_dim = int(noise_dim)
         if self.noise_dim < 0:
