@@ -162,9 +162,9 @@ from tests.toy_hasher import StageCrash, ToyHasher, ToyStagedHasher  # noqa: E40
 TOY_OPTIMIZERS = {"optimizer": {"class_name": "Adam", "config": {"learning_rate": 0.01}}}
 
 
-def toy_run(out, cls=ToyHasher, epochs=3, extra_callbacks=(), verbose=0, strategy=None):
+def toy_run(out, cls=ToyHasher, epochs=3, extra_callbacks=(), verbose=0, strategy=None, min_steps=0):
     options = core.RunOptions(epochs=epochs, batch_size=64, seed=0, verbose=verbose,
-                              extra_callbacks=tuple(extra_callbacks))
+                              extra_callbacks=tuple(extra_callbacks), min_steps=min_steps)
     return core.run_training(
         lambda parts: cls.from_data(16, parts.train, seed=0, hidden=16), data.load_digits(), "digits", out, options,
         method_class=cls, optimizers=TOY_OPTIMIZERS, data_name="digits", metadata={"method": "toy"},
@@ -389,11 +389,37 @@ def test_a_folder_without_a_protocol_uses_the_folder_protocol(tmp_path):
 @pytest.mark.parametrize(
     "changes, message",
     [({"epochs": 0}, "epochs"), ({"batch_size": -1}, "batch_size"), ({"steps_per_epoch": -3}, "steps_per_epoch"),
-     ({"steps_per_epoch": 0}, "steps_per_epoch"), ({"seed": 1.5}, "seed")],
+     ({"steps_per_epoch": 0}, "steps_per_epoch"), ({"seed": 1.5}, "seed"), ({"min_steps": -1}, "min_steps")],
 )
 def test_run_options_are_checked(changes, message):
     with pytest.raises(ValueError, match=message):
         core.RunOptions(**dict({"epochs": 1, "batch_size": 8}, **changes))
+
+
+def test_min_steps_raises_the_epochs_of_a_small_train_split_only():
+    options = core.RunOptions(epochs=12, batch_size=40, min_steps=1200)
+    assert options.for_train_size(4050).epochs == 12  # 101 full batches an epoch: 1,212 steps
+    assert options.for_train_size(1300).epochs == 38  # 32 full batches an epoch
+    assert options.for_train_size(10).epochs == 1200  # one (smaller) batch an epoch
+    assert core.RunOptions(epochs=12, batch_size=40, min_steps=1200, steps_per_epoch=50).for_train_size(10).epochs == 24
+    assert core.RunOptions(epochs=2, batch_size=40).for_train_size(10).epochs == 2  # off by default
+
+
+def test_a_run_with_min_steps_trains_the_raised_epochs_and_records_them(tmp_path, capsys):
+    # Digits' train split has 1,348 items: 21 full batches of 64 an epoch, so 50 steps need 3 epochs.
+    seen = EpochsSeen()
+    outcome = toy_run(tmp_path / "toy", epochs=1, min_steps=50, extra_callbacks=[seen], verbose=1)
+    assert seen.seen == [0, 1, 2]
+    assert outcome.metadata["checkpoint"]["epochs_completed"] == 3
+    assert "training 3 epochs" in capsys.readouterr().out
+
+
+def test_a_config_records_min_steps_only_when_set():
+    config = training.load_config("bgan_digits:smoke")
+    assert "min_steps" not in config.to_dict()  # fingerprints and cards of configs without it are unchanged
+    assert config.replace(min_steps=300).to_dict()["min_steps"] == 300
+    with pytest.raises(ValueError, match="min_steps"):
+        config.replace(min_steps=-5)
 
 
 def test_train_cli_exits_3_when_a_non_finite_loss_stopped_it(tmp_path):

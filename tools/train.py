@@ -27,6 +27,7 @@ starting every worker again with the same command resumes from it
 (docs/distributed.md).
 """
 
+import dataclasses
 import os
 import sys
 
@@ -41,7 +42,7 @@ flags.DEFINE_string("config", None, "zoo config: name in zoo_configs/ or path to
 flags.DEFINE_string("data", None, "data source (overrides the config's).")
 flags.DEFINE_string("protocol", None, "protocol id (overrides the config's).")
 flags.DEFINE_integer("bits", None, "code length (overrides the config's).")
-flags.DEFINE_integer("epochs", None, "epochs (overrides the config's).")
+flags.DEFINE_integer("epochs", None, "epochs (overrides the config's epochs, and turns its min_steps off).")
 flags.DEFINE_integer("batch_size", None, "global batch size (overrides the config's).")
 flags.DEFINE_integer("seed", None, "training seed (overrides the config's).")
 flags.DEFINE_multi_string("model_override", [], "model constructor argument as key=value (JSON value), e.g. class_weight=5.")
@@ -98,6 +99,8 @@ def main(argv):
             protocol=training.protocol_for(F.data, F.protocol), bits=F.bits, epochs=F.epochs,
             batch_size=F.batch_size, seed=F.seed,
         )
+        if F.epochs is not None:  # exactly the epochs asked for
+            config = dataclasses.replace(config, min_steps=0)
         model_arguments = dict(config.model, **parse_overrides(F.model_override))
         if F.image_size:
             preprocessing = dict(model_arguments.get("preprocessing") or {})

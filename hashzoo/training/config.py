@@ -9,7 +9,7 @@ import dataclasses
 import importlib.util
 import pathlib
 
-from hashzoo.utils.validation import check_positive_int
+from hashzoo.utils.validation import check_non_negative_int, check_positive_int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +24,13 @@ class TrainConfig:
         bits: code length.
         epochs: training epochs.
         batch_size: global batch size.
+        min_steps: int >= 0; when the training split is so small that
+            `epochs` passes take fewer optimizer steps, the run's epochs are
+            raised to reach this many (0: off). A schedule set in epochs
+            (BGAN's and SPAH's slope) stretches with them. Written for
+            configs that will meet data smaller than what they were tuned
+            on (docs/zoo.md, "Training runs"). `--epochs` on the command
+            line turns it off.
         model: keyword arguments of the method's constructor (besides
             `code_bits`, which comes from `bits`, and the label count, which
             comes from the data).
@@ -43,18 +50,24 @@ class TrainConfig:
     optimizers: dict = dataclasses.field(default_factory=dict)
     seed: int = 0
     description: str = ""
+    min_steps: int = 0
 
     def __post_init__(self):
         check_positive_int(self.bits, "bits")
         check_positive_int(self.epochs, "epochs")
         check_positive_int(self.batch_size, "batch_size")
+        check_non_negative_int(self.min_steps, "min_steps")
 
     def replace(self, **changes):
         """A copy with some fields changed (`None` values are ignored)."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def to_dict(self):
-        return dataclasses.asdict(self)
+        """The fields as a dict; `min_steps` only when set, so runs and cards of configs without it are unchanged."""
+        record = dataclasses.asdict(self)
+        if not self.min_steps:
+            del record["min_steps"]
+        return record
 
 
 def config_dir():

@@ -50,7 +50,7 @@ from hashzoo.training.backup import KillPoint, RunBackup
 from hashzoo.training.callbacks import KeepBestEpoch, NonFiniteLossError, StopOnNonFinite
 from hashzoo.training.evaluation import evaluate_split, result_records, split_record
 from hashzoo.utils import io
-from hashzoo.utils.validation import check_positive_int
+from hashzoo.utils.validation import check_non_negative_int, check_positive_int
 
 #: Selection rules recorded in the metadata's `checkpoint`.
 BEST_ON_VALIDATION, LAST_EPOCH = "best on validation", "last epoch"
@@ -83,6 +83,9 @@ class RunOptions:
         batch_size: global batch size (>= 1; at most the train split's size is used).
         seed: training seed (data order, noise, new layers).
         steps_per_epoch: steps per epoch; None is one pass over the train split.
+        min_steps: at least this many optimizer steps in the main fit: on a
+            train split too small for `epochs` to reach them, `epochs` is
+            raised (`for_train_size`; 0: off).
         verbose: Keras progress bar (0 silent, 1 bar, 2 one line per epoch).
         overwrite: replace an existing output folder.
         command: the command line recorded in the metadata.
@@ -101,14 +104,28 @@ class RunOptions:
     command: Optional[str] = None
     extra_callbacks: tuple = ()
     method_callbacks: bool = True
+    min_steps: int = 0
 
     def __post_init__(self):
         check_positive_int(self.epochs, "epochs")
         check_positive_int(self.batch_size, "batch_size")
+        check_non_negative_int(self.min_steps, "min_steps")
         if self.steps_per_epoch is not None:
             check_positive_int(self.steps_per_epoch, "steps_per_epoch")
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
             raise ValueError(f"seed must be an integer, got {self.seed!r}.")
+
+
+    def for_train_size(self, train_size):
+        """These options with `epochs` raised, if needed, so that the fit takes at least `min_steps` steps.
+
+        An epoch is `steps_per_epoch` steps, or one pass over `train_size`
+        items in full batches (the last partial batch is dropped).
+        """
+        if not self.min_steps:
+            return self
+        steps = self.steps_per_epoch or max(1, int(train_size) // min(self.batch_size, max(1, int(train_size))))
+        return dataclasses.replace(self, epochs=max(self.epochs, math.ceil(self.min_steps / steps)))
 
 
 @dataclasses.dataclass
@@ -508,6 +525,11 @@ def _run(build, dataset, protocol, out_dir, *, options, method_class, optimizers
     data_name = str(data_name if data_name is not None else dataset.name)
     check_training_data(method_class, dataset, data_name)
     parts = Parts.of(dataset, protocol)
+    resolved = options.for_train_size(len(parts.train))
+    if resolved.epochs != options.epochs and options.verbose:
+        print(f"{options.epochs} epochs over {len(parts.train)} training items take fewer than min_steps="
+              f"{options.min_steps} steps: training {resolved.epochs} epochs", flush=True)
+    options = resolved
     # Before anything is built or loaded: a backup folder of another run is refused.
     io.clean_stale_partials(out_dir)
     backup = RunBackup(

@@ -71,7 +71,8 @@ def train(config, out_dir, data=None, strategy="none", verbose=1, overwrite=Fals
     # Before any other TensorFlow call: a multi-worker strategy starts the collective runtime.
     distribution = distribute.make_strategy(strategy)
     options = core.RunOptions(epochs=config.epochs, batch_size=config.batch_size, seed=config.seed, verbose=verbose,
-                              overwrite=overwrite, command=command, extra_callbacks=tuple(extra_callbacks))
+                              overwrite=overwrite, command=command, extra_callbacks=tuple(extra_callbacks),
+                              min_steps=config.min_steps)
     core.check_output_folder(out_dir, overwrite)
     cls = methods.get_method(config.method)
     check_model_arguments(cls, config)
