@@ -51,7 +51,7 @@ def test_serialization_with_non_default_values():
             langevin_step_size=0.01, langevin_reference_std=0.5, langevin_noise=True, clip_revised=False,
             margin=3.0, hash_weight=0.5, class_weight=2.0, synthetic_class_weight=0.3, quantization_weight=0.2,
             energy_weight=0.01, kl_weight=1.5, vae_trains_trunk=False, pair_source="real",
-            real_triplet_weight=0.4, log_std_bounds=(-3.0, 0.5), descriptor_clipnorm=7.0, generator_clipnorm=None,
+            real_triplet_weight=0.4, real_reconstruction_weight=0.7, log_std_bounds=(-3.0, 0.5), descriptor_clipnorm=7.0, generator_clipnorm=None,
             langevin_grad_clip=0.3, seed=7, preprocessing={"image_size": (16, 16), "channels": 3}, augment="flip_crop",
             name="coop",
         ),
@@ -437,7 +437,34 @@ def test_two_replicas_take_the_same_augmented_step_as_one_device():
     helpers.run_distributed_equivalence_test(build(augment="flip_crop"), images, labels, atol=2e-5, rtol=2e-4)
 
 
+def test_two_replicas_take_the_same_step_with_real_reconstruction():
+    images, labels = digits_batch(16)
+    helpers.run_distributed_equivalence_test(build(real_reconstruction_weight=1.0), images, labels,
+                                             atol=2e-5, rtol=2e-4)
+
+
+def test_real_reconstruction_adds_the_real_images_vae_term_to_the_generator_step():
+    # With the descriptor frozen (lr 0) both models see the same revised images; the term's weight
+    # shows up in the VAE loss as weight * (error + kl_weight * KL) of the real images.
+    images, labels = digits_batch(16)
+    losses = {}
+    for weight in (0.0, 1.0, 2.0):
+        model = CoopHash(**small_kwargs(real_reconstruction_weight=weight))
+        model.compile(descriptor_optimizer=keras.optimizers.SGD(0.0), generator_optimizer=keras.optimizers.SGD(0.0))
+        history = model.fit(images, labels, batch_size=16, epochs=1, verbose=0, shuffle=False).history
+        losses[weight] = history["vae_loss"][0]
+    real_term = losses[1.0] - losses[0.0]
+    assert real_term > 0
+    np.testing.assert_allclose(losses[2.0] - losses[0.0], 2 * real_term, rtol=1e-4)
+    model = CoopHash(**small_kwargs())
+    x = model.preprocess(images)
+    error, kl = model.vae_terms(x, tf.one_hot(labels, 10), tf.constant([3, 4]))
+    assert error.shape == (16,) and kl.shape == (16,) and np.all(np.asarray(kl) >= 0)
+
+
 def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="real_reconstruction_weight"):
+        CoopHash(code_bits=8, num_classes=3, real_reconstruction_weight=-1.0, preprocessing=DIGITS)
     with pytest.raises(ValueError, match="num_classes >= 2"):
         CoopHash(code_bits=8, num_classes=1, preprocessing=DIGITS)
     with pytest.raises(ValueError, match="pair_source"):

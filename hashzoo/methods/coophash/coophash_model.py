@@ -74,6 +74,11 @@ class CoopHash(SeedState, HashingModel):
         real_triplet_weight: weight of in-batch real-real triplets added to
             the generator triplets (optional, off by default; see
             docs/coophash.md).
+        real_reconstruction_weight: weight of a second VAE term on the real
+            images: the inference head encodes each real image and G rebuilds
+            it from that latent and its labels, so G learns what real images
+            look like and not only its own revised proposals (a departure from
+            the parent, off by default; docs/coophash.md, "Stability").
         log_std_bounds: `(low, high)` soft bounds of the inference head's
             log-std, so `exp(log_std)` and the KL stay finite; None restores
             the unbounded parent form.
@@ -139,6 +144,7 @@ class CoopHash(SeedState, HashingModel):
         vae_trains_trunk=True,
         pair_source="generator",
         real_triplet_weight=0.0,
+        real_reconstruction_weight=0.0,
         log_std_bounds=DEFAULT_LOG_STD_BOUNDS,
         descriptor_clipnorm=DEFAULT_DESCRIPTOR_CLIPNORM,
         generator_clipnorm=DEFAULT_GENERATOR_CLIPNORM,
@@ -172,6 +178,9 @@ class CoopHash(SeedState, HashingModel):
         self.vae_trains_trunk = bool(vae_trains_trunk)
         self.pair_source = check_choice(pair_source, "pair_source", PAIR_SOURCES)
         self.real_triplet_weight = float(real_triplet_weight)
+        self.real_reconstruction_weight = float(real_reconstruction_weight)
+        if not self.real_reconstruction_weight >= 0:
+            raise ValueError(f"`real_reconstruction_weight` must be >= 0, got {real_reconstruction_weight}.")
         self.descriptor_clipnorm = stability.check_clip(descriptor_clipnorm, "descriptor_clipnorm")
         self.generator_clipnorm = stability.check_clip(generator_clipnorm, "generator_clipnorm")
         self.augment = check_augment(augment)
@@ -343,15 +352,12 @@ class CoopHash(SeedState, HashingModel):
 
         # 5: VAE step on the revised images with the updated descriptor.
         with tf.GradientTape() as tape:
-            phi = self.descriptor.features(revised, training=True)
-            if not self.vae_trains_trunk:
-                phi = tf.stop_gradient(phi)
-            mu, log_std = self.descriptor.latent(phi)
-            epsilon = distribute.replica_normal(tf.shape(mu), vae_seed)
-            reconstruction = self.generator([mu + tf.exp(log_std) * epsilon, y_pairs], training=True)
-            squared_error = tf.reduce_sum(tf.square(revised - reconstruction), axis=[1, 2, 3])
-            kl = -0.5 * tf.reduce_sum(1.0 + 2.0 * log_std - tf.square(mu) - tf.exp(2.0 * log_std), axis=-1)
+            squared_error, kl = self.vae_terms(revised, y_pairs, vae_seed)
             vae_loss = tf.reduce_mean(squared_error + self.kl_weight * kl)
+            if self.real_reconstruction_weight:
+                # The conditional VAE on the real images too (docs/coophash.md, "Stability"); its own noise.
+                real_error, real_kl = self.vae_terms(x, y, tf.random.experimental.stateless_fold_in(vae_seed, 1))
+                vae_loss += self.real_reconstruction_weight * tf.reduce_mean(real_error + self.kl_weight * real_kl)
             scaled = distribute.scale_loss(vae_loss)
         variables = self.vae_variables
         gradients, generator_norm = stability.clip_gradients(
@@ -376,6 +382,23 @@ class CoopHash(SeedState, HashingModel):
         for name, value in values.items():
             self.trackers[name].update_state(value)
         return distribute.report(self.metrics)
+
+    def vae_terms(self, images, label_vectors, seed):
+        """Per-row squared error and KL of the VAE step: `images` encoded by the inference head, rebuilt by G.
+
+        The latent is sampled with the reparameterisation trick (noise from
+        `seed`, per-replica rows of the global draw); G is conditioned on
+        `label_vectors`. The trunk gets gradients only with `vae_trains_trunk`.
+        """
+        phi = self.descriptor.features(images, training=True)
+        if not self.vae_trains_trunk:
+            phi = tf.stop_gradient(phi)
+        mu, log_std = self.descriptor.latent(phi)
+        epsilon = distribute.replica_normal(tf.shape(mu), seed)
+        reconstruction = self.generator([mu + tf.exp(log_std) * epsilon, label_vectors], training=True)
+        squared_error = tf.reduce_sum(tf.square(images - reconstruction), axis=[1, 2, 3])
+        kl = -0.5 * tf.reduce_sum(1.0 + 2.0 * log_std - tf.square(mu) - tf.exp(2.0 * log_std), axis=-1)
+        return squared_error, kl
 
     def class_accuracy(self, logits, label_vectors):
         """Share of rows whose argmax is the label (single-label), or of labels right (multi-label)."""
@@ -448,6 +471,7 @@ class CoopHash(SeedState, HashingModel):
             vae_trains_trunk=self.vae_trains_trunk,
             pair_source=self.pair_source,
             real_triplet_weight=self.real_triplet_weight,
+            real_reconstruction_weight=self.real_reconstruction_weight,
             log_std_bounds=None if self.descriptor.log_std_bounds is None else list(self.descriptor.log_std_bounds),
             descriptor_clipnorm=self.descriptor_clipnorm,
             generator_clipnorm=self.generator_clipnorm,
