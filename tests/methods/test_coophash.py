@@ -51,7 +51,8 @@ def test_serialization_with_non_default_values():
             langevin_step_size=0.01, langevin_reference_std=0.5, langevin_noise=True, clip_revised=False,
             margin=3.0, hash_weight=0.5, class_weight=2.0, synthetic_class_weight=0.3, quantization_weight=0.2,
             energy_weight=0.01, kl_weight=1.5, vae_trains_trunk=False, pair_source="real",
-            real_triplet_weight=0.4, real_reconstruction_weight=0.7, log_std_bounds=(-3.0, 0.5), descriptor_clipnorm=7.0, generator_clipnorm=None,
+            real_triplet_weight=0.4, real_reconstruction_weight=0.7, generator_class_weight=0.6,
+            log_std_bounds=(-3.0, 0.5), descriptor_clipnorm=7.0, generator_clipnorm=None,
             langevin_grad_clip=0.3, seed=7, preprocessing={"image_size": (16, 16), "channels": 3}, augment="flip_crop",
             name="coop",
         ),
@@ -462,9 +463,46 @@ def test_real_reconstruction_adds_the_real_images_vae_term_to_the_generator_step
     assert error.shape == (16,) and kl.shape == (16,) and np.all(np.asarray(kl) >= 0)
 
 
+def test_two_replicas_take_the_same_step_with_generator_class_guidance():
+    images, labels = digits_batch(16)
+    helpers.run_distributed_equivalence_test(build(generator_class_weight=1.0), images, labels,
+                                             atol=2e-5, rtol=2e-4)
+
+
+def test_generator_class_guidance_trains_only_the_generator_and_teaches_it_the_labels():
+    images, labels = digits_batch(32)
+
+    def one_step(weight):
+        model = CoopHash(**small_kwargs(generator_class_weight=weight, generator_clipnorm=None))
+        model.compile(descriptor_optimizer=keras.optimizers.SGD(0.01), generator_optimizer=keras.optimizers.SGD(0.01))
+        history = model.fit(images[:16], labels[:16], batch_size=16, epochs=1, verbose=0, shuffle=False).history
+        return model, history
+
+    plain, plain_history = one_step(0.0)
+    guided, guided_history = one_step(5.0)
+    assert "generator_class_loss" not in plain_history and guided_history["generator_class_loss"][0] > 0
+    # Everything but G takes the step it takes without the term; G's step differs.
+    rest = lambda m: m.descriptor.trainable_variables  # noqa: E731  (trunk and every head)
+    for a, b in zip(rest(plain), rest(guided)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert any(
+        not np.array_equal(np.asarray(a), np.asarray(b))
+        for a, b in zip(plain.generator.trainable_variables, guided.generator.trainable_variables)
+    )
+    # With the descriptor frozen, G learns to make the fixed class head read its labels. A random
+    # head is an unsure teacher (its logits are nearly flat), so the weight is large.
+    model = CoopHash(**small_kwargs(generator_class_weight=200.0, init_std=0.2))
+    model.compile(descriptor_optimizer=keras.optimizers.SGD(0.0), generator_optimizer=keras.optimizers.Adam(0.01))
+    history = model.fit(images, labels, batch_size=16, epochs=8, verbose=0, shuffle=False).history
+    assert history["generator_class_loss"][-1] < history["generator_class_loss"][0] - 0.3
+    assert history["revised_class_accuracy"][-1] > history["revised_class_accuracy"][0] + 0.3
+
+
 def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="real_reconstruction_weight"):
         CoopHash(code_bits=8, num_classes=3, real_reconstruction_weight=-1.0, preprocessing=DIGITS)
+    with pytest.raises(ValueError, match="generator_class_weight"):
+        CoopHash(code_bits=8, num_classes=3, generator_class_weight=-0.5, preprocessing=DIGITS)
     with pytest.raises(ValueError, match="num_classes >= 2"):
         CoopHash(code_bits=8, num_classes=1, preprocessing=DIGITS)
     with pytest.raises(ValueError, match="pair_source"):

@@ -24,6 +24,13 @@ from hashzoo.utils.validation import check_choice, check_positive_int
 
 PAIR_SOURCES = ("generator", "real")
 
+
+def add_gradients(a, b):
+    """`a + b` where either may be None (a variable one loss does not reach)."""
+    if a is None:
+        return b
+    return a if b is None else a + b
+
 #: Default stability guards (docs/coophash.md, "Stability"). Healthy runs of
 #: the shipped configs measured descriptor gradient norms up to about 600,
 #: generator norms up to about 60 and a Langevin gradient RMS up to about 1,
@@ -79,6 +86,11 @@ class CoopHash(SeedState, HashingModel):
             it from that latent and its labels, so G learns what real images
             look like and not only its own revised proposals (a departure from
             the parent, off by default; docs/coophash.md, "Stability").
+        generator_class_weight: weight of a class-guidance term in the VAE
+            step: the descriptor's class head, held fixed, scores the step's
+            proposals G(z, y) and G is trained to make it read y from them, so
+            the proposals carry their labels (a departure from the parent, off
+            by default; docs/coophash.md, "Stability").
         log_std_bounds: `(low, high)` soft bounds of the inference head's
             log-std, so `exp(log_std)` and the KL stay finite; None restores
             the unbounded parent form.
@@ -145,6 +157,7 @@ class CoopHash(SeedState, HashingModel):
         pair_source="generator",
         real_triplet_weight=0.0,
         real_reconstruction_weight=0.0,
+        generator_class_weight=0.0,
         log_std_bounds=DEFAULT_LOG_STD_BOUNDS,
         descriptor_clipnorm=DEFAULT_DESCRIPTOR_CLIPNORM,
         generator_clipnorm=DEFAULT_GENERATOR_CLIPNORM,
@@ -181,6 +194,9 @@ class CoopHash(SeedState, HashingModel):
         self.real_reconstruction_weight = float(real_reconstruction_weight)
         if not self.real_reconstruction_weight >= 0:
             raise ValueError(f"`real_reconstruction_weight` must be >= 0, got {real_reconstruction_weight}.")
+        self.generator_class_weight = float(generator_class_weight)
+        if not self.generator_class_weight >= 0:
+            raise ValueError(f"`generator_class_weight` must be >= 0, got {generator_class_weight}.")
         self.descriptor_clipnorm = stability.check_clip(descriptor_clipnorm, "descriptor_clipnorm")
         self.generator_clipnorm = stability.check_clip(generator_clipnorm, "generator_clipnorm")
         self.augment = check_augment(augment)
@@ -208,7 +224,8 @@ class CoopHash(SeedState, HashingModel):
         # === Noise stream and trackers ===
         # The stream's position is saved with the weights (`SeedState`), so a resumed run draws on.
         self.seed_generator = keras.random.SeedGenerator(self.seed, name="noise_seed")
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in TRACKERS}
+        tracked = TRACKERS + (("generator_class_loss",) if self.generator_class_weight else ())
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in tracked}
         self.augmentation = make_augmentation(self.augment, image_shape[:2], self.seed)
         self.build()
 
@@ -351,7 +368,7 @@ class CoopHash(SeedState, HashingModel):
         self.optimizer.apply_gradients(zip(gradients, variables))
 
         # 5: VAE step on the revised images with the updated descriptor.
-        with tf.GradientTape() as tape:
+        with tf.GradientTape(persistent=bool(self.generator_class_weight)) as tape:
             squared_error, kl = self.vae_terms(revised, y_pairs, vae_seed)
             vae_loss = tf.reduce_mean(squared_error + self.kl_weight * kl)
             if self.real_reconstruction_weight:
@@ -359,10 +376,17 @@ class CoopHash(SeedState, HashingModel):
                 real_error, real_kl = self.vae_terms(x, y, tf.random.experimental.stateless_fold_in(vae_seed, 1))
                 vae_loss += self.real_reconstruction_weight * tf.reduce_mean(real_error + self.kl_weight * real_kl)
             scaled = distribute.scale_loss(vae_loss)
+            if self.generator_class_weight:
+                generator_class_loss = self.generator_class_loss(y, y_global, start, pair_seed)
+                scaled_guidance = distribute.scale_loss(self.generator_class_weight * generator_class_loss)
         variables = self.vae_variables
-        gradients, generator_norm = stability.clip_gradients(
-            tape.gradient(scaled, variables), variables, self.generator_clipnorm
-        )
+        gradients = tape.gradient(scaled, variables)
+        if self.generator_class_weight:
+            # The guidance trains G only: the class head and trunk are its fixed teacher.
+            guidance = tape.gradient(scaled_guidance, self.generator.trainable_variables)
+            gradients = [add_gradients(g, h) for g, h in zip(gradients, guidance)] + gradients[len(guidance):]
+            del tape
+        gradients, generator_norm = stability.clip_gradients(gradients, variables, self.generator_clipnorm)
         self.generator_optimizer.apply_gradients(zip(gradients, variables))
 
         # 6: trackers only.
@@ -379,9 +403,24 @@ class CoopHash(SeedState, HashingModel):
             "descriptor_grad_norm": descriptor_norm,
             "generator_grad_norm": generator_norm,
         }
+        if self.generator_class_weight:
+            values["generator_class_loss"] = generator_class_loss
         for name, value in values.items():
             self.trackers[name].update_state(value)
         return distribute.report(self.metrics)
+
+    def generator_class_loss(self, y, y_global, start, pair_seed):
+        """Class loss of the descriptor's class head on this step's proposals, for G's guidance.
+
+        `pair_seed` is the step's proposal seed, so the proposals are the ones
+        of step 1, drawn again under the VAE step's tape (G's weights have not
+        changed since; its batch-norm moving statistics take this batch twice,
+        and they are never used in training). Gradients reach the trunk and
+        class head too; `train_step` applies only G's.
+        """
+        proposals, y_pairs = self.propose(y, y_global, start, pair_seed)
+        logits = self.descriptor.class_head(self.descriptor.features(proposals, training=True))
+        return self.class_loss(logits, y_pairs)
 
     def vae_terms(self, images, label_vectors, seed):
         """Per-row squared error and KL of the VAE step: `images` encoded by the inference head, rebuilt by G.
@@ -472,6 +511,7 @@ class CoopHash(SeedState, HashingModel):
             pair_source=self.pair_source,
             real_triplet_weight=self.real_triplet_weight,
             real_reconstruction_weight=self.real_reconstruction_weight,
+            generator_class_weight=self.generator_class_weight,
             log_std_bounds=None if self.descriptor.log_std_bounds is None else list(self.descriptor.log_std_bounds),
             descriptor_clipnorm=self.descriptor_clipnorm,
             generator_clipnorm=self.generator_clipnorm,
