@@ -1,7 +1,9 @@
 """CoopHash ablation: what the cooperative part buys.
 
-Trains the full model, the model without Langevin revision (T = 0), and the
-model without generator pairs (real in-batch triplets only), all from the
+Trains the full model, the model without Langevin revision (T = 0), the
+model without generator pairs (real in-batch triplets only; the generator,
+energy and VAE step still train the trunk) and the descriptor alone (no
+generator, energy or VAE: a plain supervised hasher), all from the
 same config, seed, data and epochs, and prints mAP@all and P@100 on the
 config's protocol. The table in docs/coophash.md is this script's output.
 
@@ -21,6 +23,8 @@ VARIANTS = {
     "full": {},
     "no Langevin (T=0)": {"langevin_steps": 0},
     "no generator pairs (real triplets)": {"pair_source": "real"},
+    # A plain supervised hasher on the same trunk: no generator, Langevin, energy or VAE step.
+    "descriptor only": {"cooperative": False, "pair_source": "real"},
 }
 
 

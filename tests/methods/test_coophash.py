@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from hashzoo import training
 from hashzoo.methods.coophash import CoopHash, DensityHead, Descriptor, LangevinSampler, PairGenerator, stability
-from hashzoo.methods.coophash.coophash_model import TRACKERS
+from hashzoo.methods.coophash.coophash_model import DESCRIPTOR_ONLY_TRACKERS, TRACKERS
 from hashzoo.methods.coophash.pairs import dissimilar_labels
 from tests import helpers
 
@@ -50,7 +50,7 @@ def test_serialization_with_non_default_values():
             code_bits=12, num_classes=5, multi_label=True, latent_dim=6, width=0.5, init_std=0.02, langevin_steps=3,
             langevin_step_size=0.01, langevin_reference_std=0.5, langevin_noise=True, clip_revised=False,
             margin=3.0, hash_weight=0.5, class_weight=2.0, synthetic_class_weight=0.3, quantization_weight=0.2,
-            energy_weight=0.01, kl_weight=1.5, vae_trains_trunk=False, pair_source="real",
+            energy_weight=0.01, kl_weight=1.5, vae_trains_trunk=False, cooperative=False, pair_source="real",
             real_triplet_weight=0.4, real_reconstruction_weight=0.7, generator_class_weight=0.6,
             log_std_bounds=(-3.0, 0.5), descriptor_clipnorm=7.0, generator_clipnorm=None,
             langevin_grad_clip=0.3, seed=7, preprocessing={"image_size": (16, 16), "channels": 3}, augment="flip_crop",
@@ -498,7 +498,42 @@ def test_generator_class_guidance_trains_only_the_generator_and_teaches_it_the_l
     assert history["revised_class_accuracy"][-1] > history["revised_class_accuracy"][0] + 0.3
 
 
+def test_descriptor_only_trains_the_descriptors_hashing_terms_and_nothing_else():
+    images, labels = digits_batch(16)
+
+    def fit(lr, **overrides):
+        model = CoopHash(**small_kwargs(pair_source="real", **overrides))
+        model.compile(descriptor_optimizer=keras.optimizers.SGD(lr), generator_optimizer=keras.optimizers.SGD(lr))
+        before = [np.asarray(v).copy() for v in model.weights]
+        history = model.fit(images, labels, batch_size=16, epochs=1, verbose=0, shuffle=False).history
+        return model, before, history
+
+    # With lr 0 both see the same weights and draws: the same real triplets, class and quantization terms.
+    _, _, full = fit(0.0)
+    _, _, alone = fit(0.0, cooperative=False)
+    assert set(alone) == set(DESCRIPTOR_ONLY_TRACKERS)
+    for name in ("hash_loss", "class_loss", "quantization_loss", "real_pixel_std"):
+        np.testing.assert_allclose(alone[name], full[name], rtol=1e-5)
+    expected = alone["hash_loss"][0] + alone["class_loss"][0] + 0.05 * alone["quantization_loss"][0]
+    np.testing.assert_allclose(alone["loss"][0], expected, rtol=1e-5)
+    # A step moves the trunk, hash and class heads only.
+    model, before, _ = fit(0.1, cooperative=False)
+    moved = {v.path for v, b in zip(model.weights, before) if not np.array_equal(np.asarray(v), b)}
+    trained = {v.path for v in model.descriptor.trunk.weights + model.descriptor.hash_head.weights
+               + model.descriptor.class_head.weights}
+    assert moved and moved <= trained | {"noise_seed/seed_generator_state"}
+    assert not any("generator" in p or "inference" in p or "density" in p for p in moved - {"noise_seed/seed_generator_state"})
+
+
+def test_two_replicas_take_the_same_descriptor_only_step_as_one_device():
+    images, labels = digits_batch(16)
+    helpers.run_distributed_equivalence_test(build(cooperative=False, pair_source="real"), images, labels,
+                                             atol=2e-5, rtol=2e-4)
+
+
 def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="pair_source must be 'real'"):
+        CoopHash(code_bits=8, num_classes=3, cooperative=False, preprocessing=DIGITS)
     with pytest.raises(ValueError, match="real_reconstruction_weight"):
         CoopHash(code_bits=8, num_classes=3, real_reconstruction_weight=-1.0, preprocessing=DIGITS)
     with pytest.raises(ValueError, match="generator_class_weight"):

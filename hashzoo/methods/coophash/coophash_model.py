@@ -39,6 +39,10 @@ DEFAULT_DESCRIPTOR_CLIPNORM = 1000.0
 DEFAULT_GENERATOR_CLIPNORM = 1000.0
 DEFAULT_LANGEVIN_GRAD_CLIP = 10.0
 
+#: What a descriptor-only model (`cooperative=False`) tracks: no generator, energy or VAE.
+DESCRIPTOR_ONLY_TRACKERS = ("loss", "hash_loss", "class_loss", "quantization_loss", "real_pixel_std",
+                            "descriptor_grad_norm")
+
 TRACKERS = (
     "loss", "ebm_loss", "hash_loss", "class_loss", "quantization_loss", "vae_loss", "kl",
     "energy_real", "energy_revised", "energy_gap", "revision",
@@ -75,6 +79,11 @@ class CoopHash(SeedState, HashingModel):
             energy_weight, kl_weight: loss weights (lambda_H, lambda_C,
             lambda_Cs, lambda_Q, lambda_E, lambda_KL).
         vae_trains_trunk: bool, let the VAE step update the shared trunk.
+        cooperative: bool. False trains the descriptor alone, a plain
+            supervised hasher on the same trunk and heads: real in-batch
+            triplets, classification and quantization, with no generator, no
+            Langevin revision, no energy term and no VAE step (the ablation's
+            "descriptor only" row; it needs `pair_source="real"`).
         pair_source: `"generator"` (revised proposals, the method) or
             `"real"` (in-batch real triplets; the ablation without generator
             pairs).
@@ -154,6 +163,7 @@ class CoopHash(SeedState, HashingModel):
         energy_weight=0.0,
         kl_weight=2.0,
         vae_trains_trunk=True,
+        cooperative=True,
         pair_source="generator",
         real_triplet_weight=0.0,
         real_reconstruction_weight=0.0,
@@ -190,6 +200,12 @@ class CoopHash(SeedState, HashingModel):
         self.kl_weight = float(kl_weight)
         self.vae_trains_trunk = bool(vae_trains_trunk)
         self.pair_source = check_choice(pair_source, "pair_source", PAIR_SOURCES)
+        self.cooperative = bool(cooperative)
+        if not self.cooperative and self.pair_source != "real":
+            raise ValueError(
+                f"cooperative=False trains no generator, so its triplets must come from real images: "
+                f"pair_source must be 'real', got {pair_source!r}."
+            )
         self.real_triplet_weight = float(real_triplet_weight)
         self.real_reconstruction_weight = float(real_reconstruction_weight)
         if not self.real_reconstruction_weight >= 0:
@@ -225,6 +241,8 @@ class CoopHash(SeedState, HashingModel):
         # The stream's position is saved with the weights (`SeedState`), so a resumed run draws on.
         self.seed_generator = keras.random.SeedGenerator(self.seed, name="noise_seed")
         tracked = TRACKERS + (("generator_class_loss",) if self.generator_class_weight else ())
+        if not self.cooperative:
+            tracked = DESCRIPTOR_ONLY_TRACKERS
         self.trackers = {name: keras.metrics.Mean(name=name) for name in tracked}
         self.augmentation = make_augmentation(self.augment, image_shape[:2], self.seed)
         self.build()
@@ -328,6 +346,8 @@ class CoopHash(SeedState, HashingModel):
         pair_seed, langevin_seed, triplet_seed, vae_seed = distribute.split_seed(
             distribute.step_seed(self.seed_generator), 4
         )
+        if not self.cooperative:
+            return self.descriptor_only_step(x, y, y_global, start, triplet_seed, real_pixel_std)
 
         # 1-3: propose pairs and revise them with Langevin dynamics.
         proposals, y_pairs = self.propose(y, y_global, start, pair_seed)
@@ -405,6 +425,34 @@ class CoopHash(SeedState, HashingModel):
         }
         if self.generator_class_weight:
             values["generator_class_loss"] = generator_class_loss
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return distribute.report(self.metrics)
+
+    def descriptor_only_step(self, x, y, y_global, start, triplet_seed, real_pixel_std):
+        """The `cooperative=False` step: real triplets, class and quantization terms on the descriptor.
+
+        The same terms, weights, triplet draws and clipping as the full
+        model's descriptor step, without the energy term and the generator's
+        pairs; the density head, inference head and generator never change.
+        """
+        with tf.GradientTape() as tape:
+            phi_real = self.descriptor.features(x, training=True)
+            u_real = self.descriptor.hash_head(phi_real)
+            hash_loss = self.real_triplet_loss(u_real, y_global, start, triplet_seed)
+            quantization = losses.quantization_loss(u_real)
+            class_loss = self.class_loss(self.descriptor.class_head(phi_real), y)
+            loss = self.hash_weight * hash_loss + self.class_weight * class_loss + self.quantization_weight * quantization
+            scaled = distribute.scale_loss(loss)
+        variables = self.descriptor.descriptor_variables
+        gradients, descriptor_norm = stability.clip_gradients(
+            tape.gradient(scaled, variables), variables, self.descriptor_clipnorm
+        )
+        self.optimizer.apply_gradients(zip(gradients, variables))
+        values = {
+            "loss": loss, "hash_loss": hash_loss, "class_loss": class_loss, "quantization_loss": quantization,
+            "real_pixel_std": real_pixel_std, "descriptor_grad_norm": descriptor_norm,
+        }
         for name, value in values.items():
             self.trackers[name].update_state(value)
         return distribute.report(self.metrics)
@@ -508,6 +556,7 @@ class CoopHash(SeedState, HashingModel):
             energy_weight=self.energy_weight,
             kl_weight=self.kl_weight,
             vae_trains_trunk=self.vae_trains_trunk,
+            cooperative=self.cooperative,
             pair_source=self.pair_source,
             real_triplet_weight=self.real_triplet_weight,
             real_reconstruction_weight=self.real_reconstruction_weight,
