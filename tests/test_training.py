@@ -451,8 +451,10 @@ def test_train_cli_on_an_image_folder_uses_the_folder_protocol_and_a_size_the_me
             Image.fromarray(digits.images[i, :, :, 0], "L").resize((12, 12)).save(tmp_path / "images" / f"c{c}" / f"{i}.png")
     out = tmp_path / "bgan"
     proc = run_tool([str(REPO / "tools" / "train.py"), "--config", "bgan_digits:smoke", "--data", str(tmp_path / "images"),
-                     "--epochs", "1", "--batch_size", "16", "--out", str(out), "--verbose", "0"], tmp_path)
+                     "--epochs", "1", "--batch_size", "16", "--out", str(out), "--verbose", "0", "--threads", "1"],
+                    tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "TensorFlow threads: 1 within an op, 1 across ops" in proc.stdout
     card = presets.load(out).card
     assert card["protocol"]["id"] == "folder" and card["protocol"]["query"] == 20
     assert card["preprocessing"]["image_size"] == [16, 16]  # BGAN's G and D take 8, 16, 32 or 64
@@ -460,6 +462,10 @@ def test_train_cli_on_an_image_folder_uses_the_folder_protocol_and_a_size_the_me
     bad = run_tool([str(REPO / "tools" / "train.py"), "--config", "bgan_digits:smoke", "--bits", "0",
                     "--out", str(tmp_path / "zero")], tmp_path)
     assert bad.returncode == 2 and "error: `bits` must be a positive integer" in bad.stderr
+    bad = run_tool([str(REPO / "tools" / "train.py"), "--config", "bgan_digits:smoke", "--threads", "-1",
+                    "--out", str(tmp_path / "threads")], tmp_path)
+    assert bad.returncode == 2 and "error:" in bad.stderr and "threads" in bad.stderr
+    assert not (tmp_path / "threads").exists()
 
 
 def test_methods_are_found_by_their_folders_and_unknown_names_say_what_exists():

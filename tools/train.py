@@ -52,6 +52,9 @@ flags.DEFINE_enum("distribute", "none", ["none", "mirrored", "multiworker"], "tf
 flags.DEFINE_string("out", None, "preset folder to write.")
 flags.DEFINE_bool("overwrite", False, "replace an existing --out folder (a backup folder of a run with other "
                   "settings is still refused, never deleted).")
+flags.DEFINE_integer("threads", 0, "CPU threads TensorFlow may use within one op and across ops (0: its default, "
+                     "every core). On a small CPU, side-by-side runs with --threads 1 each do more work per hour "
+                     "than one run on every core (docs/zoo.md, \"Training runs\").", lower_bound=0)
 flags.DEFINE_integer("verbose", 1, "Keras progress bar: 0 silent, 1 bar, 2 one line per epoch.")
 flags.mark_flags_as_required(["config", "out"])
 
@@ -86,6 +89,16 @@ def parse_image_size(text):
     return sides
 
 
+def set_threads(threads):
+    """Caps TensorFlow's CPU thread pools; must run before TensorFlow runs its first op."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    print(f"TensorFlow threads: {tf.config.threading.get_intra_op_parallelism_threads()} within an op, "
+          f"{tf.config.threading.get_inter_op_parallelism_threads()} across ops")
+
+
 def main(argv):
     del argv
     from hashzoo import training
@@ -94,6 +107,8 @@ def main(argv):
 
     F = flags.FLAGS
     command = "python " + " ".join(sys.argv)
+    if F.threads:
+        set_threads(F.threads)
     try:
         config = training.load_config(F.config).replace(
             protocol=training.protocol_for(F.data, F.protocol), bits=F.bits, epochs=F.epochs,
