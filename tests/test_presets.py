@@ -73,8 +73,11 @@ def test_shipped_presets_load_offline_and_reproduce_their_metrics(name, monkeypa
     headline = {m if m != "mAP@all" else map_metric(data.get_protocol(metadata["protocol"]["id"]))
                 for m in publish.HEADLINE}
     assert set(recorded) == set(result.metrics) >= headline
+    # A code bit whose pre-sign value lies within float rounding of 0 can flip on another CPU (docs/zoo.md,
+    # "Publishing"): on coophash-cifar10-32 one such flip moved mAP@all by 5e-6 and P@100 by 1e-5.
+    # 1e-4 allows a few flips; wrong weights, preprocessing or split move the metrics by 1e-2 or more.
     for metric, value in result.metrics.items():
-        assert math.isclose(value, recorded[metric], abs_tol=1e-6), (metric, value, recorded[metric])
+        assert math.isclose(value, recorded[metric], abs_tol=1e-4), (metric, value, recorded[metric])
     assert result.tie_rule == metadata["evaluation"]["tie_rule"] == "stable"
 
 
