@@ -201,13 +201,24 @@ def test_finetune_flags_are_checked_before_anything_runs(turned, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_finetune_cli_refuses_a_bad_thread_count_before_any_work(turned, tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    args = [sys.executable, str(REPO / "tools" / "finetune.py"), "--preset", PARENT, "--data", str(turned),
+            "--out", str(tmp_path / "cli"), "--threads", "-2"]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 2 and "error: flag --threads=-2" in proc.stderr
+    assert not (tmp_path / "cli").exists()
+
+
 @pytest.mark.slow  # tests/test_kill.py runs tools/finetune.py to a written preset
 def test_finetune_cli_end_to_end(turned, tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     args = [sys.executable, str(REPO / "tools" / "finetune.py"), "--preset", PARENT, "--data", str(turned),
-            "--epochs", "1", "--steps_per_epoch", "3", "--batch_size", "16", "--out", str(tmp_path / "cli")]
+            "--epochs", "1", "--steps_per_epoch", "3", "--batch_size", "16", "--out", str(tmp_path / "cli"),
+            "--threads", "1"]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "TensorFlow threads: 1 within an op, 1 across ops" in proc.stdout
     assert "11 loaded, 0 replaced, 0 re-initialised layers" in proc.stdout
     assert "mAP@all on the new data: parent" in proc.stdout and "3/3" in proc.stdout  # Keras progress bar
     assert hashzoo.load(tmp_path / "cli").card["command"].startswith("python ")

@@ -42,7 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
-from hashzoo.utils.cli import parse_flags  # noqa: E402  (a bad flag: one `error:` line, exit 2)
+from hashzoo.utils.cli import define_threads_flag, parse_flags, set_threads  # noqa: E402  (a bad flag: exit 2)
 
 flags.DEFINE_string("preset", None, "preset name, preset folder or archive URL to start from.")
 flags.DEFINE_string("data", None, "image folder (one sub-folder per class), CIFAR-10 pickle folder or tfds:<name>.")
@@ -61,6 +61,7 @@ flags.DEFINE_string("out", None, "preset folder to write.")
 flags.DEFINE_bool("overwrite", False, "replace an existing --out folder (a backup folder of a run with other "
                   "settings is still refused, never deleted).")
 flags.DEFINE_integer("verbose", 1, "Keras progress bar: 0 silent, 1 bar, 2 one line per epoch.")
+define_threads_flag()
 flags.mark_flags_as_required(["preset", "data", "out"])
 
 
@@ -71,6 +72,7 @@ def main(argv):
     from hashzoo.training.core import EXIT_ERROR, report
 
     F = flags.FLAGS
+    set_threads(F.threads)
     try:
         model, result, before, _ = finetune.finetune(
             F.preset, F.data, F.out, bits=F.bits, epochs=F.epochs, steps_per_epoch=F.steps_per_epoch,

@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
-from hashzoo.utils.cli import parse_flags  # noqa: E402  (a bad flag: one `error:` line, exit 2)
+from hashzoo.utils.cli import define_threads_flag, parse_flags, set_threads  # noqa: E402  (a bad flag: exit 2)
 
 flags.DEFINE_string("config", None, "zoo config: name in zoo_configs/ or path to a .py, optionally ':variant'.")
 flags.DEFINE_string("data", None, "data source (overrides the config's).")
@@ -52,9 +52,7 @@ flags.DEFINE_enum("distribute", "none", ["none", "mirrored", "multiworker"], "tf
 flags.DEFINE_string("out", None, "preset folder to write.")
 flags.DEFINE_bool("overwrite", False, "replace an existing --out folder (a backup folder of a run with other "
                   "settings is still refused, never deleted).")
-flags.DEFINE_integer("threads", 0, "CPU threads TensorFlow may use within one op and across ops (0: its default, "
-                     "every core). On a small CPU, side-by-side runs with --threads 1 each do more work per hour "
-                     "than one run on every core (docs/zoo.md, \"Training runs\").", lower_bound=0)
+define_threads_flag()
 flags.DEFINE_integer("verbose", 1, "Keras progress bar: 0 silent, 1 bar, 2 one line per epoch.")
 flags.mark_flags_as_required(["config", "out"])
 
@@ -89,16 +87,6 @@ def parse_image_size(text):
     return sides
 
 
-def set_threads(threads):
-    """Caps TensorFlow's CPU thread pools; must run before TensorFlow runs its first op."""
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
-    print(f"TensorFlow threads: {tf.config.threading.get_intra_op_parallelism_threads()} within an op, "
-          f"{tf.config.threading.get_inter_op_parallelism_threads()} across ops")
-
-
 def main(argv):
     del argv
     from hashzoo import training
@@ -107,8 +95,7 @@ def main(argv):
 
     F = flags.FLAGS
     command = "python " + " ".join(sys.argv)
-    if F.threads:
-        set_threads(F.threads)
+    set_threads(F.threads)
     try:
         config = training.load_config(F.config).replace(
             protocol=training.protocol_for(F.data, F.protocol), bits=F.bits, epochs=F.epochs,

@@ -40,6 +40,27 @@ def parse_flags(argv):
         sys.exit(EXIT_USAGE)
 
 
+def define_threads_flag():
+    """`--threads`, shared by the training tools (tools/train.py, tools/finetune.py); apply it with `set_threads`."""
+    flags.DEFINE_integer(
+        "threads", 0, "CPU threads TensorFlow may use within one op and across ops (0: its default, every core). "
+        "On a small CPU, side-by-side runs with --threads 1 each do more work per hour than one run on every "
+        "core (docs/zoo.md, \"Training runs\").", lower_bound=0,
+    )
+
+
+def set_threads(threads):
+    """Caps TensorFlow's CPU thread pools at `threads` (0 leaves them); call before TensorFlow runs an op."""
+    if not threads:
+        return
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    print(f"TensorFlow threads: {tf.config.threading.get_intra_op_parallelism_threads()} within an op, "
+          f"{tf.config.threading.get_inter_op_parallelism_threads()} across ops")
+
+
 def report_errors(errors, stream=None):
     """Prints each message as an `error:` line on stderr; returns `EXIT_USAGE`, or 0 when there is none."""
     errors = [message for message in errors if message]
