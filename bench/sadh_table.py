@@ -38,6 +38,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="+", help="preset folders of training runs (name-s<seed>).")
     parser.add_argument("--floors", action="store_true", help="also fit LSH and PCA-ITQ (3 seeds) on each protocol.")
+    parser.add_argument("--std", choices=("population", "sample"), default="population",
+                        help="std over seeds: population (n, the digits tables in docs/sadh.md) or sample (n - 1).")
+    parser.add_argument("--per_seed", action="store_true", help="add a column with each seed's mAP / NDCG.")
     args = parser.parse_args()
 
     groups = collections.defaultdict(list)
@@ -55,7 +58,9 @@ def main():
             splits[key] = protocol.apply(data.load(source))
         bits_seen[key].add(model.code_bits)
         name = re.sub(r"-s\d+$", "", os.path.basename(os.path.normpath(folder)))
-        groups[(protocol.id, name, model.code_bits)].append(score(model, splits[key], protocol))
+        seed = re.search(r"-s(\d+)$", os.path.basename(os.path.normpath(folder)))
+        scores = dict(score(model, splits[key], protocol), seed=seed.group(1) if seed else "?")
+        groups[(protocol.id, name, model.code_bits)].append(scores)
 
     if args.floors:
         for key, parts in splits.items():
@@ -64,17 +69,22 @@ def main():
                 for floor in (baselines.LSH, baselines.PCAITQ):
                     for seed in range(3):
                         fitted = floor(bits, seed=seed).fit(parts[1].images)
-                        groups[(key[0], floor.__name__, bits)].append(score(fitted, parts, protocol))
+                        groups[(key[0], floor.__name__, bits)].append(dict(score(fitted, parts, protocol), seed=str(seed)))
 
-    print("| protocol | run | bits | seeds | mAP | NDCG |")
-    print("|---|---|---|---|---|---|")
+    ddof = 1 if args.std == "sample" else 0
+    print(f"| protocol | run | bits | seeds | mAP | NDCG |{' per seed (mAP / NDCG) |' if args.per_seed else ''}")
+    print(f"|---|---|---|---|---|---|{'---|' if args.per_seed else ''}")
     for (protocol, name, bits), scores in sorted(groups.items()):
+        scores = sorted(scores, key=lambda s: s["seed"])
         cells = []
         for metric in ("mAP", "NDCG"):
             values = np.array([s[metric] for s in scores])
-            cells.append(f"{values.mean():.4f} ± {values.std():.4f}")
+            spread = values.std(ddof=ddof) if len(values) > ddof else float("nan")
+            cells.append(f"{values.mean():.4f} ± {spread:.4f}")
+        if args.per_seed:
+            cells.append(", ".join(f"s{s['seed']} {s['mAP']:.4f} / {s['NDCG']:.4f}" for s in scores))
         k = data.get_protocol(protocol).k
-        print(f"| `{protocol}` (@{k or 'all'}) | {name} | {bits} | {len(scores)} | {cells[0]} | {cells[1]} |")
+        print(f"| `{protocol}` (@{k or 'all'}) | {name} | {bits} | {len(scores)} | {' | '.join(cells)} |")
 
 
 if __name__ == "__main__":
