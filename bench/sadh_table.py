@@ -57,10 +57,10 @@ def main():
         if key not in splits:
             splits[key] = protocol.apply(data.load(source))
         bits_seen[key].add(model.code_bits)
-        name = re.sub(r"-s\d+$", "", os.path.basename(os.path.normpath(folder)))
-        seed = re.search(r"-s(\d+)$", os.path.basename(os.path.normpath(folder)))
-        scores = dict(score(model, splits[key], protocol), seed=seed.group(1) if seed else "?")
-        groups[(protocol.id, name, model.code_bits)].append(scores)
+        base = os.path.basename(os.path.normpath(folder))
+        named = re.fullmatch(r"(.*)-s(\d+)", base)
+        name, seed = named.groups() if named else (base, "?")
+        groups[(protocol.id, name, model.code_bits)].append(dict(score(model, splits[key], protocol), seed=seed))
 
     if args.floors:
         for key, parts in splits.items():
