@@ -4,11 +4,17 @@ Trains the full model, the model without Langevin revision (T = 0), the
 model without generator pairs (real in-batch triplets only; the generator,
 energy and VAE step still train the trunk) and the descriptor alone (no
 generator, energy or VAE: a plain supervised hasher), all from the
-same config, seed, data and epochs, and prints mAP@all and P@100 on the
-config's protocol. The table in docs/coophash.md is this script's output.
+same config, data and epochs, once per seed, and prints mAP@all (mean ±
+sample std over seeds, each run's epoch chosen on the validation split) and
+P@100 on the config's query/database split. The tables in docs/coophash.md
+are this script's output.
 
-    python bench/coophash_ablation.py --config coophash_digits --bits 32
+    python bench/coophash_ablation.py --config coophash_digits --bits 32 --seeds 0 1 2 --out runs/ablation-digits-32
     python bench/coophash_ablation.py --config coophash_cifar10 --bits 32 --epochs 10
+
+`--out` keeps every run (`<out>/<variant>-s<seed>`, readable by
+`bench/seed_table.py`): finished runs are read back and killed ones resume,
+so a long ablation can be stopped and restarted.
 """
 
 import os

@@ -10,6 +10,7 @@ import pytest
 from absl import flags
 
 from hashzoo import data, methods
+from hashzoo.training.config import load_config
 from hashzoo.zoo import cards, floors, publish, registry
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -208,7 +209,9 @@ def test_the_classifier_floor_table_names_registered_protocols_commands_and_the_
         assert floor.metric == ("mAP@all" if protocol.k is None else f"mAP@{protocol.k}")
         assert floor.method in methods.list_models() and methods.get_method(floor.method).SUPERVISED
         assert f"tools/train.py --config {floor.config}" in floor.command
-        assert (REPO / "zoo_configs" / f"{floor.config}.py").is_file()
+        name = floor.config.split(":")[0]
+        assert (REPO / "zoo_configs" / f"{name}.py").is_file()
+        assert load_config(floor.config).method == floor.method  # the variant exists and trains that method
         assert len(floor.seeds) == 1 or floor.std is not None
         # The number is the one its page reports, never a new one.
         page = (REPO / floor.docs).read_text()

@@ -144,14 +144,48 @@ def test_demo_cli_prints_the_table_and_writes_both_pictures(tmp_path):
             assert image.format == "PNG" and min(image.size) > 200
 
 
-def test_ablation_trains_every_variant_from_the_same_config():
+def test_ablation_trains_every_variant_and_seed_from_the_same_config(tmp_path, monkeypatch):
+    from hashzoo.training import ablation
+
+    variants = {"full": {}, "no Langevin (T=0)": {"langevin_steps": 0}}
+    runs = ablation.run_ablation(smoke(epochs=1), variants, list(variants), command="pytest", seeds=[0, 1],
+                                 out_dir=str(tmp_path))
+    assert [(run.variant, run.seed) for run in runs] == [
+        ("full", 0), ("full", 1), ("no Langevin (T=0)", 0), ("no Langevin (T=0)", 1)]
+    assert all(0.0 < run.map_all <= 1.0 and 0.0 < run.p100 <= 1.0 and not run.reused for run in runs)
+    assert runs[0].map_all != runs[2].map_all, "the override must reach the model"
+    assert runs[0].map_all != runs[1].map_all, "the seed must reach the model"
+    assert sorted(os.listdir(tmp_path)) == ["full-s0", "full-s1", "no-langevin-t-0-s0", "no-langevin-t-0-s1"]
+    with open(tmp_path / "full-s1" / "metadata.json") as handle:
+        assert json.load(handle)["config"]["seed"] == 1
+
+    # A second call reads the finished runs back instead of training them again.
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(ablation, "train", no_training)
+    again = ablation.run_ablation(smoke(epochs=1), variants, list(variants), command="pytest", seeds=[0, 1],
+                                  out_dir=str(tmp_path))
+    assert [(run.map_all, run.p100) for run in again] == [(run.map_all, run.p100) for run in runs]
+    assert all(run.reused for run in again)
+
+    # A finished run of another config is refused, not reported as this one.
+    with pytest.raises(ValueError, match=r"full-s0.*another config.*\['epochs'\]"):
+        ablation.run_ablation(smoke(epochs=2), variants, ["full"], command="pytest", seeds=[0], out_dir=str(tmp_path))
+
+    table = ablation.summarize(runs).splitlines()
+    assert len(table) == 4 and table[2].startswith("| full | ")
+    values = [runs[0].map_all, runs[1].map_all]
+    assert f"{np.mean(values):.4f} ± {np.std(values, ddof=1):.4f}" in table[2]
+
+
+def test_ablation_names_the_bad_variant_and_seeds():
     from hashzoo.training.ablation import run_ablation
 
-    variants = {"full": {}, "no Langevin": {"langevin_steps": 0}}
-    rows = run_ablation(smoke(epochs=1), variants, list(variants), command="pytest")
-    assert [row[0] for row in rows] == ["full", "no Langevin"]
-    assert all(0.0 < row[1] <= 1.0 and 0.0 < row[2] <= 1.0 for row in rows)
-    assert rows[0][1] != rows[1][1], "the override must reach the model"
+    with pytest.raises(ValueError, match=r"unknown ablation variant\(s\) \['nope'\]"):
+        run_ablation(smoke(), {"full": {}}, ["nope"], command="pytest")
+    with pytest.raises(ValueError, match="distinct"):
+        run_ablation(smoke(), {"full": {}}, ["full"], command="pytest", seeds=[0, 0])
 
 
 # === the training core on a toy method: best epoch, non-finite stop, stages ===

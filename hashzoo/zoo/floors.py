@@ -88,6 +88,14 @@ CLASSIFIER_FLOORS = (
         docs="docs/onehot.md", note=_ANY_LENGTH.format(bits=64),
     ),
     ClassifierFloor(
+        name="one-hot classifier floor with flips and shifts", method="onehot", config="onehot_cifar10:augmented",
+        protocol="cifar10-subset", bits=64, metric="mAP@all", mean=0.5006, std=0.0116,
+        std_kind="sample std (n - 1)", seeds=(0, 1, 2),
+        command=("for s in 0 1 2; do python tools/train.py --config onehot_cifar10:augmented --seed $s "
+                 "--out runs/onehot/onehot-aug-cifar10-64-s$s; done"),
+        docs="docs/onehot.md", note=_ANY_LENGTH.format(bits=64),
+    ),
+    ClassifierFloor(
         name="one-hot classifier floor", method="onehot", config="onehot_digits", protocol="digits",
         bits=32, metric="mAP@all", mean=0.9600, std=0.0027, std_kind="sample std (n - 1)", seeds=(0, 1, 2),
         command=("for s in 0 1 2; do python tools/train.py --config onehot_digits --seed $s "
