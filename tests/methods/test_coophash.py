@@ -141,7 +141,8 @@ def multi_hot(labels, num_classes=10):
 def test_every_shipped_config_takes_the_same_step_on_two_replicas(config_name, multi_label):
     """Two steps of 8 on two replicas equal two steps on one device: real triplets over the
     global batch (real_triplet_weight > 0 in every shipped config), multi-label negatives,
-    Langevin noise, batch norm in the generator, both optimizer steps and every tracker."""
+    Langevin noise, batch norm in the generator, the generator's real-image and class-guidance
+    terms (on in every shipped config), both optimizer steps and every tracker."""
     build_and_compile, side, channels = shipped_build(config_name, multi_label)
     assert build_and_compile().real_triplet_weight > 0
     images, digits = digits_batch(16)
@@ -158,7 +159,9 @@ def test_every_shipped_config_takes_the_same_step_on_two_replicas(config_name, m
     mirrored.set_weights(initial)
     h2 = mirrored.fit(images, labels, batch_size=8, epochs=1, shuffle=False, verbose=0).history
 
-    assert set(h1) == set(h2) == set(TRACKERS)
+    # Every shipped config teaches its generator with the class head, so its loss is tracked too.
+    assert single.generator_class_weight > 0 and single.real_reconstruction_weight > 0
+    assert set(h1) == set(h2) == set(TRACKERS) | {"generator_class_loss"}
     for name in h1:
         np.testing.assert_allclose(h1[name], h2[name], atol=1e-4, rtol=1e-4, err_msg=name)
     for a, b in zip(single.weights, mirrored.weights):
