@@ -1,7 +1,8 @@
 """Mean ± std over seeds of finished training runs, read from their `metadata.json` (nothing re-scored).
 
-Runs written by `tools/train.py --out <name>-s<seed>` are grouped by name
-without the trailing `-s<seed>`. For each group it prints the protocol's
+Runs written by `tools/train.py --out <name>-s<seed>` are grouped by folder
+and name without the trailing `-s<seed>` (the name alone is printed unless two
+folders hold runs of that name). For each group it prints the protocol's
 headline metric on the query/database split per seed, its mean ± sample std
 (ddof 1) and P@100's mean, beside the validation score of the epoch each run
 published (the runner chooses that epoch on the validation split, never on
@@ -61,6 +62,7 @@ def main(argv=None):
     parser.add_argument("runs", nargs="+", help="run folders named <name>-s<seed>.")
     parser.add_argument("--sort", choices=("name", "validation", "test"), default="name")
     args = parser.parse_args(argv)
+    # Runs group by folder and name, so two folders' `full-s0` never merge; a name is shown alone when unique.
     groups = collections.defaultdict(dict)
     for folder in args.runs:
         try:
@@ -68,7 +70,8 @@ def main(argv=None):
         except ValueError as error:
             print(f"skipped: {error}", file=sys.stderr)
             continue
-        groups[group][seed] = record
+        groups[os.path.join(os.path.dirname(os.path.normpath(folder)), group)][seed] = record
+    names = collections.Counter(os.path.basename(path) for path in groups)
     if not groups:
         print("error: no finished run among the folders given.", file=sys.stderr)
         return 2
@@ -80,7 +83,7 @@ def main(argv=None):
         validation = [r["validation"] for r in records if r["validation"] is not None]
         p100 = [r["p100"] for r in records if r["p100"] is not None]
         rows.append({
-            "group": group, "metric": records[0]["metric"], "seeds": seeds,
+            "group": os.path.basename(group) if names[os.path.basename(group)] == 1 else group, "metric": records[0]["metric"], "seeds": seeds,
             "per_seed": ", ".join(f"{r['value']:.4f}" for r in records),
             "epochs": ", ".join(f"{r['epoch']}/{r['epochs']}" for r in records),
             "validation": float(np.mean(validation)) if validation else float("nan"),

@@ -22,6 +22,7 @@ import time
 
 import numpy as np
 
+from hashzoo.training.backup import fingerprint_differences
 from hashzoo.training.config import load_config
 from hashzoo.training.run import train
 
@@ -57,12 +58,12 @@ def _finished_run(folder, config, variant):
         return None
     with open(path) as handle:
         metadata = json.load(handle)
-    recorded, wanted = metadata.get("config") or {}, json.loads(json.dumps(config.to_dict()))  # as stored
-    differ = sorted(key for key in set(recorded) | set(wanted) if recorded.get(key) != wanted.get(key))
-    if differ:
+    differences = fingerprint_differences(metadata.get("config"), config.to_dict())
+    if differences:
+        shown = "; ".join(f"{key}: {old!r} recorded, {new!r} asked for" for key, old, new in differences)
         raise ValueError(
-            f"{folder!r} holds a finished run of another config (settings that differ: {differ}); "
-            "delete it or pass another --out to train this ablation.")
+            f"{folder!r} holds a finished run of another config (settings that differ: "
+            f"{[key for key, _, _ in differences]}; {shown}); delete it or pass another --out to train this ablation.")
     metrics = metadata["evaluation"]["metrics"]
     return AblationRun(variant, config.seed, float(metrics["mAP@all"]), float(metrics["P@100"]),
                        float(metadata.get("train_seconds") or 0.0), reused=True)
