@@ -70,20 +70,21 @@ def main(argv=None):
         except ValueError as error:
             print(f"skipped: {error}", file=sys.stderr)
             continue
-        groups[os.path.join(os.path.dirname(os.path.normpath(folder)), group)][seed] = record
-    names = collections.Counter(os.path.basename(path) for path in groups)
+        groups[(os.path.dirname(os.path.normpath(folder)), group)][seed] = record
+    names = collections.Counter(name for _, name in groups)
     if not groups:
         print("error: no finished run among the folders given.", file=sys.stderr)
         return 2
     rows = []
-    for group, by_seed in groups.items():
+    for (parent, name), by_seed in groups.items():
         seeds = sorted(by_seed)
         records = [by_seed[s] for s in seeds]
         test_mean, test_std = mean_std([r["value"] for r in records])
         validation = [r["validation"] for r in records if r["validation"] is not None]
         p100 = [r["p100"] for r in records if r["p100"] is not None]
         rows.append({
-            "group": os.path.basename(group) if names[os.path.basename(group)] == 1 else group, "metric": records[0]["metric"], "seeds": seeds,
+            "group": name if names[name] == 1 else os.path.join(parent, name),
+            "metric": records[0]["metric"], "seeds": seeds,
             "per_seed": ", ".join(f"{r['value']:.4f}" for r in records),
             "epochs": ", ".join(f"{r['epoch']}/{r['epochs']}" for r in records),
             "validation": float(np.mean(validation)) if validation else float("nan"),
