@@ -14,6 +14,25 @@ def test_triplet_hash_loss_matches_numpy_including_the_hinge():
     np.testing.assert_allclose(float(losses.triplet_hash_loss(a[1:], p[1:], n[1:], margin=1.0)), 0.0)
 
 
+def test_all_triplets_hash_loss_matches_a_loop_over_the_valid_triplets():
+    rng = np.random.default_rng(1)
+    anchor, items = rng.uniform(-1, 1, (3, 4)).astype("float32"), rng.uniform(-1, 1, (5, 4)).astype("float32")
+    positive = np.array([[1, 1, 0, 0, 0], [0, 0, 1, 0, 0], [0, 0, 0, 0, 0]], bool)
+    negative = np.array([[0, 0, 1, 1, 1], [1, 1, 0, 0, 0], [1, 1, 1, 1, 1]], bool)  # row 2: no positive, adds 0
+    expected = []
+    for a in range(3):
+        hinges = [max(0.0, 2.0 + np.sum((anchor[a] - items[p]) ** 2) - np.sum((anchor[a] - items[n]) ** 2))
+                  for p in np.flatnonzero(positive[a]) for n in np.flatnonzero(negative[a])]
+        expected.append(np.mean(hinges) if hinges else 0.0)
+    loss = losses.all_triplets_hash_loss(anchor, items, positive, negative, margin=2.0)
+    np.testing.assert_allclose(float(loss), np.mean(expected), rtol=1e-5)
+    assert expected[0] > 0 and expected[1] > 0
+    np.testing.assert_allclose(
+        np.asarray(losses.pairwise_squared_distance(anchor, items)),
+        ((anchor[:, None] - items[None]) ** 2).sum(-1), rtol=1e-5, atol=1e-6,
+    )
+
+
 def test_quantization_loss_matches_numpy():
     u = np.array([[0.5, -1.0, 0.0], [1.0, -0.9, 0.3]], "float32")
     expected = np.mean(np.sum((np.abs(u) - 1) ** 2, axis=1))

@@ -13,7 +13,22 @@ Example:
 0.0
 """
 
-from hashzoo.losses.hashing import quantization_loss, squared_distance, triplet_hash_loss
+from hashzoo.losses.hashing import (
+    all_triplets_hash_loss,
+    pairwise_squared_distance,
+    quantization_loss,
+    squared_distance,
+    triplet_hash_loss,
+)
 from hashzoo.losses.similarity import BALANCES, neighbourhood_loss, pairwise_similarity_loss
 
-__all__ = ["BALANCES", "neighbourhood_loss", "pairwise_similarity_loss", "quantization_loss", "squared_distance", "triplet_hash_loss"]
+__all__ = [
+    "BALANCES",
+    "all_triplets_hash_loss",
+    "neighbourhood_loss",
+    "pairwise_similarity_loss",
+    "pairwise_squared_distance",
+    "quantization_loss",
+    "squared_distance",
+    "triplet_hash_loss",
+]

@@ -51,7 +51,7 @@ def test_serialization_with_non_default_values():
             langevin_step_size=0.01, langevin_reference_std=0.5, langevin_noise=True, clip_revised=False,
             margin=3.0, hash_weight=0.5, class_weight=2.0, synthetic_class_weight=0.3, quantization_weight=0.2,
             energy_weight=0.01, kl_weight=1.5, vae_trains_trunk=False, cooperative=False, pair_source="real",
-            real_triplet_weight=0.4, real_reconstruction_weight=0.7, generator_class_weight=0.6,
+            real_triplet_weight=0.4, real_triplet_mining="all", real_reconstruction_weight=0.7, generator_class_weight=0.6,
             log_std_bounds=(-3.0, 0.5), descriptor_clipnorm=7.0, generator_clipnorm=None,
             langevin_grad_clip=0.3, seed=7, preprocessing={"image_size": (16, 16), "channels": 3}, augment="flip_crop",
             name="coop",
@@ -168,10 +168,11 @@ def test_every_shipped_config_takes_the_same_step_on_two_replicas(config_name, m
         np.testing.assert_allclose(np.array(a), np.array(b), atol=1e-5, rtol=1e-4, err_msg=a.path)
 
 
+@pytest.mark.parametrize("mining", ["random", "all"])
 @pytest.mark.parametrize("multi_label", [False, True], ids=["single-label", "multi-label"])
-def test_real_triplets_and_negative_labels_are_drawn_over_the_global_batch(multi_label):
+def test_real_triplets_and_negative_labels_are_drawn_over_the_global_batch(multi_label, mining):
     """The triplet loss's gradient and the negative labels on two replicas equal one device's."""
-    model = CoopHash(**small_kwargs(multi_label=multi_label, real_triplet_weight=1.0))
+    model = CoopHash(**small_kwargs(multi_label=multi_label, real_triplet_weight=1.0, real_triplet_mining=mining))
     rng = np.random.default_rng(3)
     u = tf.constant(rng.uniform(-1, 1, (8, model.code_bits)).astype("float32"))
     digits = np.array([0, 1, 0, 2, 1, 3, 2, 0])
@@ -203,6 +204,30 @@ def test_real_triplets_and_negative_labels_are_drawn_over_the_global_batch(multi
     np.testing.assert_allclose(np.concatenate(grads), grad.numpy(), atol=1e-6)
     np.testing.assert_array_equal(np.concatenate(pairs), y_pairs.numpy())
     assert np.abs(grad.numpy()).sum() > 0
+
+
+def test_all_triplet_mining_averages_every_valid_in_batch_triplet():
+    """`real_triplet_mining="all"`: per anchor, the mean hinge over every same-label positive (itself
+    when it has none) and every different-label negative; anchors with no negative add 0."""
+    model = CoopHash(**small_kwargs(real_triplet_weight=1.0, real_triplet_mining="all", margin=3.0))
+    rng = np.random.default_rng(5)
+    u = rng.uniform(-1, 1, (6, model.code_bits)).astype("float32")
+    digits = np.array([0, 1, 0, 2, 1, 0])  # class 2 has one item: its positive is itself
+    y = np.eye(10, dtype="float32")[digits]
+    loss = model.real_triplet_loss(tf.constant(u), tf.constant(y), 0, tf.constant([1, 2], tf.int32))
+    per_anchor = []
+    for a in range(6):
+        positives = [p for p in range(6) if digits[p] == digits[a] and p != a] or [a]
+        hinges = [
+            max(0.0, 3.0 + np.sum((u[a] - u[p]) ** 2) - np.sum((u[a] - u[n]) ** 2))
+            for p in positives for n in range(6) if digits[n] != digits[a]
+        ]
+        per_anchor.append(np.mean(hinges))
+    np.testing.assert_allclose(float(loss), np.mean(per_anchor), rtol=1e-5)
+    # one class only: no negatives anywhere, so the loss is 0
+    same = model.real_triplet_loss(tf.constant(u), tf.constant(np.eye(10, dtype="float32")[[4] * 6]), 0,
+                                   tf.constant([1, 2], tf.int32))
+    assert float(same) == 0.0
 
 
 # === Langevin ===
@@ -547,5 +572,7 @@ def test_bad_arguments_are_named():
         CoopHash(code_bits=8, num_classes=3, pair_source="fake", preprocessing=DIGITS)
     with pytest.raises(ValueError, match="augment"):
         CoopHash(code_bits=8, num_classes=3, augment="mixup", preprocessing=DIGITS)
+    with pytest.raises(ValueError, match="real_triplet_mining.*'hardest'"):
+        CoopHash(code_bits=8, num_classes=3, real_triplet_mining="hardest", preprocessing=DIGITS)
     with pytest.raises(ValueError, match=r"4 \* 2\*\*n"):
         CoopHash(code_bits=8, num_classes=3, preprocessing={"image_size": (28, 28), "channels": 1})

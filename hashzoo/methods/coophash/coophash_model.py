@@ -18,11 +18,12 @@ from hashzoo.methods.coophash import stability
 from hashzoo.methods.coophash.descriptor import DEFAULT_LOG_STD_BOUNDS, Descriptor
 from hashzoo.methods.coophash.generator import PairGenerator
 from hashzoo.methods.coophash.langevin import LangevinSampler
-from hashzoo.methods.coophash.pairs import dissimilar_labels, in_batch_triplets
+from hashzoo.methods.coophash.pairs import dissimilar_labels, in_batch_triplet_masks, in_batch_triplets
 from hashzoo.utils.seed_state import SeedState
 from hashzoo.utils.validation import check_choice, check_positive_int
 
 PAIR_SOURCES = ("generator", "real")
+TRIPLET_MININGS = ("random", "all")
 
 
 def add_gradients(a, b):
@@ -90,6 +91,10 @@ class CoopHash(SeedState, HashingModel):
         real_triplet_weight: weight of in-batch real-real triplets added to
             the generator triplets (optional, off by default; see
             docs/coophash.md).
+        real_triplet_mining: how the in-batch real triplets are formed:
+            `"random"` (default, one random positive and negative per anchor)
+            or `"all"` (every valid positive-negative pair of the global
+            batch per anchor, averaged; docs/coophash.md, "Triplet mining").
         real_reconstruction_weight: weight of a second VAE term on the real
             images: the inference head encodes each real image and G rebuilds
             it from that latent and its labels, so G learns what real images
@@ -166,6 +171,7 @@ class CoopHash(SeedState, HashingModel):
         cooperative=True,
         pair_source="generator",
         real_triplet_weight=0.0,
+        real_triplet_mining="random",
         real_reconstruction_weight=0.0,
         generator_class_weight=0.0,
         log_std_bounds=DEFAULT_LOG_STD_BOUNDS,
@@ -207,6 +213,7 @@ class CoopHash(SeedState, HashingModel):
                 f"pair_source must be 'real', got {pair_source!r}."
             )
         self.real_triplet_weight = float(real_triplet_weight)
+        self.real_triplet_mining = check_choice(real_triplet_mining, "real_triplet_mining", TRIPLET_MININGS)
         self.real_reconstruction_weight = float(real_reconstruction_weight)
         if not self.real_reconstruction_weight >= 0:
             raise ValueError(f"`real_reconstruction_weight` must be >= 0, got {real_reconstruction_weight}.")
@@ -511,7 +518,7 @@ class CoopHash(SeedState, HashingModel):
         return loss
 
     def real_triplet_loss(self, u_real, y_global, start, seed):
-        """Triplets of real items drawn over the global batch; rows with no negative count as 0.
+        """Triplets of real items over the global batch (`real_triplet_mining`); rows with no negative count as 0.
 
         Each replica's anchors are its own rows; their positives and
         negatives may sit on any replica (`distribute.gather_replicas`, whose
@@ -519,6 +526,9 @@ class CoopHash(SeedState, HashingModel):
         """
         batch = tf.shape(u_real)[0]
         u_global = distribute.gather_replicas(u_real)
+        if self.real_triplet_mining == "all":
+            positive_mask, negative_mask = (stability.local_rows(m, start, batch) for m in in_batch_triplet_masks(y_global))
+            return losses.all_triplets_hash_loss(u_real, u_global, positive_mask, negative_mask, self.effective_margin)
         positive, negative, has_negative = (
             stability.local_rows(t, start, batch) for t in in_batch_triplets(y_global, seed)
         )
@@ -559,6 +569,7 @@ class CoopHash(SeedState, HashingModel):
             cooperative=self.cooperative,
             pair_source=self.pair_source,
             real_triplet_weight=self.real_triplet_weight,
+            real_triplet_mining=self.real_triplet_mining,
             real_reconstruction_weight=self.real_reconstruction_weight,
             generator_class_weight=self.generator_class_weight,
             log_std_bounds=None if self.descriptor.log_std_bounds is None else list(self.descriptor.log_std_bounds),

@@ -59,3 +59,19 @@ def in_batch_triplets(labels, seed):
     positive = tf.where(tf.reduce_any(positive_mask, axis=1), positive, tf.range(batch, dtype=tf.int64))
     negative = tf.argmax(tf.where(~similar, scores, -1.0), axis=1)
     return positive, negative, tf.reduce_any(~similar, axis=1)
+
+
+def in_batch_triplet_masks(labels):
+    """Masks of every in-batch positive and negative per row, for triplet mining over all pairs.
+
+    `labels` are label vectors `[B, C]`. Returns bool `(positive, negative)`,
+    each `[B, B]`: positives share a label and are not the row itself (a row
+    with no other same-label item uses itself, as `in_batch_triplets` does);
+    negatives share no label.
+    """
+    labels = tf.cast(labels, tf.float32)
+    similar = tf.matmul(labels, labels, transpose_b=True) > 0
+    eye = tf.eye(tf.shape(labels)[0], dtype=tf.bool)
+    positive = similar & ~eye
+    positive = tf.where(tf.reduce_any(positive, axis=1, keepdims=True), positive, eye)
+    return positive, ~similar
