@@ -24,8 +24,9 @@ def triplet_hash_loss(anchor, positive, negative, margin):
 
 def pairwise_squared_distance(a, b):
     """`[A, N]` squared Euclidean distances between the rows of `a` `[A, K]` and `b` `[N, K]`."""
-    cross = ops.matmul(a, ops.transpose(b))
-    return ops.maximum(ops.sum(ops.square(a), axis=-1)[:, None] + ops.sum(ops.square(b), axis=-1)[None, :] - 2.0 * cross, 0.0)
+    squared_a = ops.sum(ops.square(a), axis=-1)[:, None]
+    squared_b = ops.sum(ops.square(b), axis=-1)[None, :]
+    return ops.maximum(squared_a + squared_b - 2.0 * ops.matmul(a, ops.transpose(b)), 0.0)
 
 
 def all_triplets_hash_loss(anchor, items, positive_mask, negative_mask, margin):

@@ -527,8 +527,8 @@ class CoopHash(SeedState, HashingModel):
         batch = tf.shape(u_real)[0]
         u_global = distribute.gather_replicas(u_real)
         if self.real_triplet_mining == "all":
-            positive_mask, negative_mask = (stability.local_rows(m, start, batch) for m in in_batch_triplet_masks(y_global))
-            return losses.all_triplets_hash_loss(u_real, u_global, positive_mask, negative_mask, self.effective_margin)
+            positive, negative = (stability.local_rows(m, start, batch) for m in in_batch_triplet_masks(y_global))
+            return losses.all_triplets_hash_loss(u_real, u_global, positive, negative, self.effective_margin)
         positive, negative, has_negative = (
             stability.local_rows(t, start, batch) for t in in_batch_triplets(y_global, seed)
         )
