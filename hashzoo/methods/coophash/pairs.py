@@ -42,32 +42,12 @@ def dissimilar_labels(labels, num_classes, seed, multi_label, shuffles=8):
     return tf.where(tf.reduce_any(valid, axis=0)[:, None], chosen, fallback)
 
 
-def in_batch_triplets(labels, seed):
-    """Indices of a random same-label positive and different-label negative per row.
-
-    `labels` are label vectors `[B, C]` (one-hot or multi-hot). Returns
-    `(positive, negative, has_negative)`, int64 `[B]`, int64 `[B]`, bool
-    `[B]`; a row with no other same-label item uses itself as the positive.
-    """
-    labels = tf.cast(labels, tf.float32)
-    similar = tf.matmul(labels, labels, transpose_b=True) > 0
-    batch = tf.shape(labels)[0]
-    eye = tf.eye(batch, dtype=tf.bool)
-    scores = tf.random.stateless_uniform(tf.stack([batch, batch]), seed)
-    positive_mask = similar & ~eye
-    positive = tf.argmax(tf.where(positive_mask, scores, -1.0), axis=1)
-    positive = tf.where(tf.reduce_any(positive_mask, axis=1), positive, tf.range(batch, dtype=tf.int64))
-    negative = tf.argmax(tf.where(~similar, scores, -1.0), axis=1)
-    return positive, negative, tf.reduce_any(~similar, axis=1)
-
-
 def in_batch_triplet_masks(labels):
-    """Masks of every in-batch positive and negative per row, for triplet mining over all pairs.
+    """Masks of every in-batch positive and negative per row.
 
     `labels` are label vectors `[B, C]`. Returns bool `(positive, negative)`,
     each `[B, B]`: positives share a label and are not the row itself (a row
-    with no other same-label item uses itself, as `in_batch_triplets` does);
-    negatives share no label.
+    with no other same-label item has only itself); negatives share no label.
     """
     labels = tf.cast(labels, tf.float32)
     similar = tf.matmul(labels, labels, transpose_b=True) > 0
@@ -75,3 +55,19 @@ def in_batch_triplet_masks(labels):
     positive = similar & ~eye
     positive = tf.where(tf.reduce_any(positive, axis=1, keepdims=True), positive, eye)
     return positive, ~similar
+
+
+def in_batch_triplets(labels, seed):
+    """Indices of a random same-label positive and different-label negative per row.
+
+    `labels` are label vectors `[B, C]` (one-hot or multi-hot). Returns
+    `(positive, negative, has_negative)`, int64 `[B]`, int64 `[B]`, bool
+    `[B]`, drawn uniformly from `in_batch_triplet_masks`: a row with no other
+    same-label item uses itself as the positive.
+    """
+    positive_mask, negative_mask = in_batch_triplet_masks(labels)
+    batch = tf.shape(positive_mask)[0]
+    scores = tf.random.stateless_uniform(tf.stack([batch, batch]), seed)
+    positive = tf.argmax(tf.where(positive_mask, scores, -1.0), axis=1)
+    negative = tf.argmax(tf.where(negative_mask, scores, -1.0), axis=1)
+    return positive, negative, tf.reduce_any(negative_mask, axis=1)
