@@ -51,7 +51,8 @@ def test_serialization_with_non_default_values():
             langevin_step_size=0.01, langevin_reference_std=0.5, langevin_noise=True, clip_revised=False,
             margin=3.0, hash_weight=0.5, class_weight=2.0, synthetic_class_weight=0.3, quantization_weight=0.2,
             energy_weight=0.01, kl_weight=1.5, vae_trains_trunk=False, cooperative=False, pair_source="real",
-            real_triplet_weight=0.4, real_triplet_mining="all", real_reconstruction_weight=0.7, generator_class_weight=0.6,
+            generator_triplet_weight=0.3, real_triplet_weight=0.4, real_triplet_mining="all",
+            real_reconstruction_weight=0.7, generator_class_weight=0.6,
             log_std_bounds=(-3.0, 0.5), descriptor_clipnorm=7.0, generator_clipnorm=None,
             langevin_grad_clip=0.3, seed=7, preprocessing={"image_size": (16, 16), "channels": 3}, augment="flip_crop",
             name="coop",
@@ -228,6 +229,33 @@ def test_all_triplet_mining_averages_every_valid_in_batch_triplet():
     same = model.real_triplet_loss(tf.constant(u), tf.constant(np.eye(10, dtype="float32")[[4] * 6]), 0,
                                    tf.constant([1, 2], tf.int32))
     assert float(same) == 0.0
+
+
+def test_generator_triplet_weight_scales_only_the_generator_pairs_triplets():
+    """hashing_loss = w_G * triplets on the revised pairs + w_R * real triplets; hash_weight scales both."""
+    rng = np.random.default_rng(3)
+    u_real = tf.constant(rng.uniform(-1, 1, (6, 16)).astype("float32"))
+    u_revised = tf.constant(rng.uniform(-1, 1, (12, 16)).astype("float32"))
+    y = tf.constant(np.eye(10, dtype="float32")[[0, 1, 0, 2, 1, 0]])
+    seed = tf.constant([1, 2], tf.int32)
+
+    def hashing_loss(**weights):
+        model = CoopHash(**small_kwargs(real_triplet_mining="all", margin=3.0, **weights))
+        return float(model.hashing_loss(u_real, u_revised, y, 0, seed))
+
+    generator_part = hashing_loss(real_triplet_weight=0.0)
+    real_part = hashing_loss(generator_triplet_weight=0.0, real_triplet_weight=1.0)
+    assert generator_part > 0 and real_part > 0
+    np.testing.assert_allclose(
+        hashing_loss(generator_triplet_weight=0.25, real_triplet_weight=1.0), 0.25 * generator_part + real_part,
+        rtol=1e-6,
+    )
+    # the same descriptor loss as hash_weight=0.25 with real_triplet_weight=4 (hash_weight multiplies the sum)
+    np.testing.assert_allclose(
+        0.25 * hashing_loss(real_triplet_weight=4.0),
+        hashing_loss(generator_triplet_weight=0.25, real_triplet_weight=1.0),
+        rtol=1e-6,
+    )
 
 
 # === Langevin ===
@@ -566,6 +594,8 @@ def test_bad_arguments_are_named():
         CoopHash(code_bits=8, num_classes=3, real_reconstruction_weight=-1.0, preprocessing=DIGITS)
     with pytest.raises(ValueError, match="generator_class_weight"):
         CoopHash(code_bits=8, num_classes=3, generator_class_weight=-0.5, preprocessing=DIGITS)
+    with pytest.raises(ValueError, match="generator_triplet_weight.*-0.25"):
+        CoopHash(code_bits=8, num_classes=3, generator_triplet_weight=-0.25, preprocessing=DIGITS)
     with pytest.raises(ValueError, match="num_classes >= 2"):
         CoopHash(code_bits=8, num_classes=1, preprocessing=DIGITS)
     with pytest.raises(ValueError, match="pair_source"):

@@ -88,6 +88,10 @@ class CoopHash(SeedState, HashingModel):
         pair_source: `"generator"` (revised proposals, the method) or
             `"real"` (in-batch real triplets; the ablation without generator
             pairs).
+        generator_triplet_weight: weight of the triplets whose positive and
+            negative are the generator's revised pairs, relative to
+            `hash_weight` (default 1, the parent's form; docs/coophash.md,
+            "Generator triplet weight").
         real_triplet_weight: weight of in-batch real-real triplets added to
             the generator triplets (optional, off by default; see
             docs/coophash.md).
@@ -170,6 +174,7 @@ class CoopHash(SeedState, HashingModel):
         vae_trains_trunk=True,
         cooperative=True,
         pair_source="generator",
+        generator_triplet_weight=1.0,
         real_triplet_weight=0.0,
         real_triplet_mining="random",
         real_reconstruction_weight=0.0,
@@ -212,6 +217,9 @@ class CoopHash(SeedState, HashingModel):
                 f"cooperative=False trains no generator, so its triplets must come from real images: "
                 f"pair_source must be 'real', got {pair_source!r}."
             )
+        self.generator_triplet_weight = float(generator_triplet_weight)
+        if not self.generator_triplet_weight >= 0:
+            raise ValueError(f"`generator_triplet_weight` must be >= 0, got {generator_triplet_weight}.")
         self.real_triplet_weight = float(real_triplet_weight)
         self.real_triplet_mining = check_choice(real_triplet_mining, "real_triplet_mining", TRIPLET_MININGS)
         self.real_reconstruction_weight = float(real_reconstruction_weight)
@@ -505,14 +513,16 @@ class CoopHash(SeedState, HashingModel):
     def hashing_loss(self, u_real, u_revised, y_global, start, seed):
         """Triplet loss on real anchors (docs/coophash.md).
 
-        With generator pairs, positives and negatives are the revised rows
-        2i and 2i+1, plus `real_triplet_weight` times in-batch real triplets
-        (the optional real-real term); with real pairs, only the
-        in-batch real triplets.
+        With generator pairs, `generator_triplet_weight` times the triplets
+        whose positives and negatives are the revised rows 2i and 2i+1, plus
+        `real_triplet_weight` times in-batch real triplets (the optional
+        real-real term); with real pairs, only the in-batch real triplets.
         """
         if self.pair_source == "real":
             return self.real_triplet_loss(u_real, y_global, start, seed)
-        loss = losses.triplet_hash_loss(u_real, u_revised[0::2], u_revised[1::2], self.effective_margin)
+        loss = self.generator_triplet_weight * losses.triplet_hash_loss(
+            u_real, u_revised[0::2], u_revised[1::2], self.effective_margin
+        )
         if self.real_triplet_weight:
             loss += self.real_triplet_weight * self.real_triplet_loss(u_real, y_global, start, seed)
         return loss
@@ -568,6 +578,7 @@ class CoopHash(SeedState, HashingModel):
             vae_trains_trunk=self.vae_trains_trunk,
             cooperative=self.cooperative,
             pair_source=self.pair_source,
+            generator_triplet_weight=self.generator_triplet_weight,
             real_triplet_weight=self.real_triplet_weight,
             real_triplet_mining=self.real_triplet_mining,
             real_reconstruction_weight=self.real_reconstruction_weight,
