@@ -167,3 +167,11 @@ def check_non_negative_int(value, name):
     if value < 0:
         raise ValueError(f"`{name}` must be a non-negative integer (>= 0), got {value}.")
     return int(value)
+
+
+def check_non_negative_float(value, name):
+    """Returns `value` as a float, or raises if it is not >= 0 (NaN included)."""
+    number = float(value)
+    if not number >= 0:
+        raise ValueError(f"`{name}` must be >= 0, got {value}.")
+    return number

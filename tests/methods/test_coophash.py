@@ -596,6 +596,8 @@ def test_bad_arguments_are_named():
         CoopHash(code_bits=8, num_classes=3, generator_class_weight=-0.5, preprocessing=DIGITS)
     with pytest.raises(ValueError, match="generator_triplet_weight.*-0.25"):
         CoopHash(code_bits=8, num_classes=3, generator_triplet_weight=-0.25, preprocessing=DIGITS)
+    with pytest.raises(ValueError, match="generator_triplet_weight.*nan"):
+        CoopHash(code_bits=8, num_classes=3, generator_triplet_weight=float("nan"), preprocessing=DIGITS)
     with pytest.raises(ValueError, match="num_classes >= 2"):
         CoopHash(code_bits=8, num_classes=1, preprocessing=DIGITS)
     with pytest.raises(ValueError, match="pair_source"):

@@ -20,7 +20,7 @@ from hashzoo.methods.coophash.generator import PairGenerator
 from hashzoo.methods.coophash.langevin import LangevinSampler
 from hashzoo.methods.coophash.pairs import dissimilar_labels, in_batch_triplet_masks, in_batch_triplets
 from hashzoo.utils.seed_state import SeedState
-from hashzoo.utils.validation import check_choice, check_positive_int
+from hashzoo.utils.validation import check_choice, check_non_negative_float, check_positive_int
 
 PAIR_SOURCES = ("generator", "real")
 TRIPLET_MININGS = ("random", "all")
@@ -217,17 +217,13 @@ class CoopHash(SeedState, HashingModel):
                 f"cooperative=False trains no generator, so its triplets must come from real images: "
                 f"pair_source must be 'real', got {pair_source!r}."
             )
-        self.generator_triplet_weight = float(generator_triplet_weight)
-        if not self.generator_triplet_weight >= 0:
-            raise ValueError(f"`generator_triplet_weight` must be >= 0, got {generator_triplet_weight}.")
+        self.generator_triplet_weight = check_non_negative_float(generator_triplet_weight, "generator_triplet_weight")
         self.real_triplet_weight = float(real_triplet_weight)
         self.real_triplet_mining = check_choice(real_triplet_mining, "real_triplet_mining", TRIPLET_MININGS)
-        self.real_reconstruction_weight = float(real_reconstruction_weight)
-        if not self.real_reconstruction_weight >= 0:
-            raise ValueError(f"`real_reconstruction_weight` must be >= 0, got {real_reconstruction_weight}.")
-        self.generator_class_weight = float(generator_class_weight)
-        if not self.generator_class_weight >= 0:
-            raise ValueError(f"`generator_class_weight` must be >= 0, got {generator_class_weight}.")
+        self.real_reconstruction_weight = check_non_negative_float(
+            real_reconstruction_weight, "real_reconstruction_weight"
+        )
+        self.generator_class_weight = check_non_negative_float(generator_class_weight, "generator_class_weight")
         self.descriptor_clipnorm = stability.check_clip(descriptor_clipnorm, "descriptor_clipnorm")
         self.generator_clipnorm = stability.check_clip(generator_clipnorm, "generator_clipnorm")
         self.augment = check_augment(augment)
