@@ -109,6 +109,10 @@ def test_bad_inputs_are_refused_with_the_value_and_what_is_allowed():
         SparseSimilarity.from_pairs([(0, 3)], 3, absent="unknown")
     with pytest.raises(ValueError, match="sorted"):
         SparseSimilarity([0, 2, 2], [1, 0], 2, absent=-1.0)
+    knn = np.array([[0, 1], [1, 0], [2, 1]])
+    for tau in (-0.1, float("nan")):
+        with pytest.raises(ValueError, match=r"`tau` must be >= 0, got"):
+            similarity.neighbour_similarity(knn, tau=tau)
 
 
 def test_summary_counts_each_value_and_its_label_agreement():

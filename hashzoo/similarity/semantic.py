@@ -48,7 +48,7 @@ import numpy as np
 
 from hashzoo.similarity.neighbours import cosine_knn, knn_indicator, shared_neighbour_similarity
 from hashzoo.similarity.sparse import SparseSimilarity
-from hashzoo.utils.validation import check_choice, check_positive_int
+from hashzoo.utils.validation import check_choice, check_non_negative_float, check_positive_int
 
 BIN_WIDTH = 0.01
 MAX_DISTANCE = 2.0
@@ -248,9 +248,7 @@ def neighbour_similarity(knn_ids, tau=0.5, block_size=4096, absent=0.0):
     knn_ids = np.asarray(knn_ids, np.int64)
     if knn_ids.ndim != 2 or knn_ids.shape[1] < 2:
         raise ValueError(f"knn_ids must be [N, k + 1] with k >= 1 (from cosine_knn), got shape {knn_ids.shape}.")
-    tau = float(tau)
-    if not tau >= 0:
-        raise ValueError(f"`tau` must be >= 0, got {tau}.")
+    tau = check_non_negative_float(tau, "tau")
     num_items, k = len(knn_ids), knn_ids.shape[1] - 1
     block_size = check_positive_int(block_size, "block_size")
     neighbours = knn_indicator(knn_ids[:, 1:], num_items)  # N_k(i), i excluded

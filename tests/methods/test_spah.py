@@ -449,6 +449,8 @@ def test_bad_arguments_are_named():
         SPAH(**small_kwargs(similarity_balance="even"))
     with pytest.raises(ValueError, match="augment"):
         SPAH(**small_kwargs(augment="rotate"))
+    with pytest.raises(ValueError, match=r"`tau` must be >= 0, got -0.5"):
+        SPAH(**small_kwargs(tau=-0.5))
     model = build(run_eagerly=True)()
     with pytest.raises(ValueError, match=r"\(images, S_B\) batches.*\[16, 8\]"):
         model.fit(digits_batch(16), np.ones((16, 8), "float32"), batch_size=16, epochs=1, verbose=0)

@@ -23,7 +23,7 @@ from hashzoo.methods.spah.discriminator import JointDiscriminator
 from hashzoo.methods.spah.prior import prior_codes
 from hashzoo.models import Prepared
 from hashzoo.similarity import GRAPH_FEATURES_SEED
-from hashzoo.utils.validation import check_choice, check_positive_int
+from hashzoo.utils.validation import check_choice, check_non_negative_float, check_positive_int
 
 
 TRACKERS = (
@@ -186,9 +186,7 @@ class SPAH(SmoothSignGAN):
         self.similarity_norm = check_choice(similarity_norm, "similarity_norm", NORMALIZATIONS)
         self.similarity_balance = check_choice(similarity_balance, "similarity_balance", BALANCES)
         self.k = check_positive_int(k, "k")
-        self.tau = float(tau)
-        if not self.tau >= 0:
-            raise ValueError(f"`tau` must be >= 0, got {tau}.")
+        self.tau = check_non_negative_float(tau, "tau")
         self.neighbour_rule = check_choice(neighbour_rule, "neighbour_rule", similarity.NEIGHBOUR_RULES)
         self.neighbour_absent = check_choice(neighbour_absent, "neighbour_absent", similarity.NEIGHBOUR_ABSENT)
         self.k2 = check_positive_int(k2, "k2")
