@@ -519,6 +519,25 @@ def test_real_reconstruction_adds_the_real_images_vae_term_to_the_generator_step
     assert error.shape == (16,) and kl.shape == (16,) and np.all(np.asarray(kl) >= 0)
 
 
+def test_the_vae_step_moves_the_trunk_only_when_vae_trains_trunk():
+    # The descriptor step is frozen (lr 0), so whatever moves the trunk is the VAE step.
+    images, labels = digits_batch(16)
+
+    def moved_after_one_step(vae_trains_trunk):
+        model = CoopHash(**small_kwargs(vae_trains_trunk=vae_trains_trunk, real_reconstruction_weight=1.0))
+        model.compile(descriptor_optimizer=keras.optimizers.SGD(0.0), generator_optimizer=keras.optimizers.SGD(0.01))
+        before = {v.path: np.asarray(v).copy() for v in model.weights}
+        model.fit(images, labels, batch_size=16, epochs=1, verbose=0, shuffle=False)
+        return {v.path for v in model.weights if not np.array_equal(np.asarray(v), before[v.path])}, model
+
+    attached, model = moved_after_one_step(True)
+    detached, _ = moved_after_one_step(False)
+    trunk = {v.path for v in model.descriptor.trunk.weights}
+    vae_only = {v.path for v in model.generator.trainable_variables + model.descriptor.inference_head.weights}
+    assert trunk & attached and not trunk & detached
+    assert vae_only & detached and vae_only & attached
+
+
 def test_two_replicas_take_the_same_step_with_generator_class_guidance():
     images, labels = digits_batch(16)
     helpers.run_distributed_equivalence_test(build(generator_class_weight=1.0), images, labels,
