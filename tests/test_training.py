@@ -179,6 +179,31 @@ def test_ablation_trains_every_variant_and_seed_from_the_same_config(tmp_path, m
     assert f"{np.mean(values):.4f} ± {np.std(values, ddof=1):.4f}" in table[2]
 
 
+def test_ablation_bench_sets_model_overrides_on_the_config_before_the_variants(monkeypatch, capsys):
+    from hashzoo.training import ablation
+    from hashzoo.training.config import parse_model_overrides
+
+    seen = {}
+
+    def fake_run_ablation(base, variants, names, command, **kwargs):
+        seen["model"] = base.model
+        return [ablation.AblationRun("full", base.seed, 0.5, 0.6, 1.0)]
+
+    monkeypatch.setattr(ablation, "run_ablation", fake_run_ablation)
+    ablation.ablation_main({"full": {}}, "coophash_digits:smoke", "test", "pytest", argv=[
+        "--model_override", "vae_trains_trunk=false", "--model_override", 'pair_source="real"',
+        "--model_override", "langevin_steps=3",
+    ])
+    expected = dict(smoke().model, vae_trains_trunk=False, pair_source="real", langevin_steps=3)
+    assert seen["model"] == expected
+    assert "| full | 0.5000" in capsys.readouterr().out
+    assert parse_model_overrides(["augment=flip", "w=0.5"]) == {"augment": "flip", "w": 0.5}
+    with pytest.raises(ValueError, match=r"--model_override must be key=value, got 'novalue'"):
+        parse_model_overrides(["novalue"])
+    with pytest.raises(ValueError, match=r"--model_override must be key=value, got '=1'"):
+        parse_model_overrides(["=1"])
+
+
 def test_ablation_names_the_bad_variant_and_seeds():
     from hashzoo.training.ablation import run_ablation
 

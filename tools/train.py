@@ -57,22 +57,6 @@ flags.DEFINE_integer("verbose", 1, "Keras progress bar: 0 silent, 1 bar, 2 one l
 flags.mark_flags_as_required(["config", "out"])
 
 
-def parse_overrides(items):
-    """`["key=value", ...]` to a dict; values are JSON (`5`, `0.1`, `true`, `"real"`) or plain strings."""
-    import json
-
-    overrides = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--model_override must be key=value, got {item!r}.")
-        try:
-            overrides[key] = json.loads(value)
-        except json.JSONDecodeError:
-            overrides[key] = value
-    return overrides
-
-
 def parse_image_size(text):
     """`"32"` or `"28x32"` to `[height, width]`."""
     parts = str(text).lower().split("x")
@@ -91,6 +75,7 @@ def main(argv):
     del argv
     from hashzoo import training
     from hashzoo.distribute import WorkerLostError, is_chief
+    from hashzoo.training.config import parse_model_overrides
     from hashzoo.training.core import EXIT_ERROR, EXIT_WORKER_LOST, report
 
     F = flags.FLAGS
@@ -103,7 +88,7 @@ def main(argv):
         )
         if F.epochs is not None:  # exactly the epochs asked for
             config = dataclasses.replace(config, min_steps=0)
-        model_arguments = dict(config.model, **parse_overrides(F.model_override))
+        model_arguments = dict(config.model, **parse_model_overrides(F.model_override))
         if F.image_size:
             preprocessing = dict(model_arguments.get("preprocessing") or {})
             preprocessing["image_size"] = parse_image_size(F.image_size)

@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 from hashzoo.training.backup import fingerprint_differences
-from hashzoo.training.config import load_config
+from hashzoo.training.config import load_config, parse_model_overrides
 from hashzoo.training.run import train
 
 
@@ -130,10 +130,15 @@ def ablation_main(variants, default_config, description, command, argv=None):
     parser.add_argument("--out", default=None,
                         help="keep the runs as <out>/<variant>-s<seed>; finished ones are read back, killed ones resume.")
     parser.add_argument("--variants", nargs="*", default=list(variants), choices=list(variants))
+    parser.add_argument("--model_override", action="append", default=[], metavar="KEY=VALUE",
+                        help="model argument (JSON value) set on the config before every variant's own, as in "
+                             "tools/train.py; repeat for more. A run of an earlier config is read back with its "
+                             "overrides.")
     parser.add_argument("--verbose", type=int, default=0, choices=(0, 1, 2))
     args = parser.parse_args(argv)
 
     base = load_config(args.config).replace(bits=args.bits, epochs=args.epochs)
+    base = base.replace(model=dict(base.model, **parse_model_overrides(args.model_override)))
     runs = run_ablation(base, variants, args.variants, command, seeds=args.seeds, out_dir=args.out,
                         verbose=args.verbose)
     seeds = sorted({run.seed for run in runs})

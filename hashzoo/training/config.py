@@ -7,6 +7,7 @@ variant that trains in about a minute on a CPU (big_vision's `runlocal`).
 
 import dataclasses
 import importlib.util
+import json
 import pathlib
 
 from hashzoo.utils.validation import check_non_negative_int, check_positive_int
@@ -80,6 +81,24 @@ def config_dir():
     here = pathlib.Path(__file__).resolve()
     installed, checkout = here.parents[1] / "zoo_configs", here.parents[2] / "zoo_configs"
     return installed if installed.is_dir() else checkout
+
+
+def parse_model_overrides(items, flag="--model_override"):
+    """`["key=value", ...]` to a dict of model arguments; values are JSON (`5`, `0.1`, `true`, `"real"`) or plain strings.
+
+    Shared by `tools/train.py` and the ablation benches, so an override means
+    the same thing in both; `flag` names the option in the error.
+    """
+    overrides = {}
+    for item in items:
+        key, sep, value = str(item).partition("=")
+        if not sep or not key:
+            raise ValueError(f"{flag} must be key=value, got {item!r}.")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    return overrides
 
 
 def load_config(spec):

@@ -538,6 +538,13 @@ def test_the_vae_step_moves_the_trunk_only_when_vae_trains_trunk():
     assert vae_only & detached and vae_only & attached
 
 
+def test_two_replicas_take_the_same_step_with_the_trunk_left_out_of_the_vae_step():
+    images, labels = digits_batch(16)
+    helpers.run_distributed_equivalence_test(
+        build(vae_trains_trunk=False, real_reconstruction_weight=1.0), images, labels, atol=2e-5, rtol=2e-4
+    )
+
+
 def test_two_replicas_take_the_same_step_with_generator_class_guidance():
     images, labels = digits_batch(16)
     helpers.run_distributed_equivalence_test(build(generator_class_weight=1.0), images, labels,
