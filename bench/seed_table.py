@@ -81,6 +81,12 @@ def print_trackers(rows, names):
         print(f"| {row['group']} | {seeds} | " + " | ".join(cells) + " |")
 
 
+def mean_of_recorded(records, key):
+    """Mean of `key` over the records that have it; nan when none does."""
+    values = [record[key] for record in records if record[key] is not None]
+    return float(np.mean(values)) if values else float("nan")
+
+
 def mean_std(values):
     values = np.asarray(values, dtype=float)
     return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else float("nan")
@@ -112,17 +118,14 @@ def main(argv=None):
         seeds = sorted(by_seed)
         records = [by_seed[s] for s in seeds]
         test_mean, test_std = mean_std([r["value"] for r in records])
-        validation = [r["validation"] for r in records if r["validation"] is not None]
-        p100 = [r["p100"] for r in records if r["p100"] is not None]
-        p_radius2 = [r["p_radius2"] for r in records if r["p_radius2"] is not None]
         rows.append({
             "group": name if names[name] == 1 else os.path.join(parent, name),
             "metric": records[0]["metric"], "seeds": seeds,
             "per_seed": ", ".join(f"{r['value']:.4f}" for r in records),
             "epochs": ", ".join(f"{r['epoch']}/{r['epochs']}" for r in records),
-            "validation": float(np.mean(validation)) if validation else float("nan"),
-            "test": test_mean, "std": test_std, "p100": float(np.mean(p100)) if p100 else float("nan"),
-            "p_radius2": float(np.mean(p_radius2)) if p_radius2 else float("nan"),
+            "validation": mean_of_recorded(records, "validation"),
+            "test": test_mean, "std": test_std, "p100": mean_of_recorded(records, "p100"),
+            "p_radius2": mean_of_recorded(records, "p_radius2"),
             "records": records,
         })
     key = {"name": lambda row: row["group"], "validation": lambda row: -row["validation"],
