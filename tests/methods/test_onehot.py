@@ -116,8 +116,8 @@ def test_trunk_rejects_sizes_it_cannot_halve():
 
 def test_the_augmented_cifar_variants_of_coophash_and_its_floor_see_the_same_augmentation():
     # CoopHash with augmented real images must be compared with a floor that sees the same augmentation;
-    # besides `augment`, only CoopHash's class weight, triplet terms and VAE-trunk switch differ from its
-    # default (the floor has none of them: it trains a classifier only).
+    # besides `augment`, only CoopHash's class weight, triplet terms, VAE-trunk switch and KL weight differ
+    # from its default (the floor has none of them: it trains a classifier only).
     import inspect
 
     from hashzoo import methods
@@ -126,7 +126,7 @@ def test_the_augmented_cifar_variants_of_coophash_and_its_floor_see_the_same_aug
     changed = {
         "coophash_cifar10": {
             "class_weight": 50.0, "real_triplet_mining": "all", "generator_triplet_weight": 0.25,
-            "vae_trains_trunk": False,
+            "vae_trains_trunk": False, "kl_weight": 0.05,
         },
         "onehot_cifar10": {},
     }
