@@ -1,3 +1,4 @@
+import inspect
 import json
 import math
 import os
@@ -9,7 +10,7 @@ import numpy as np
 import keras
 import pytest
 
-from hashzoo import data, metrics, training
+from hashzoo import data, methods, metrics, training
 from hashzoo.zoo import presets
 from tests.helpers import EpochsSeen, KillAfterEpoch, Killed
 
@@ -172,6 +173,17 @@ def test_ablation_trains_every_variant_and_seed_from_the_same_config(tmp_path, m
     # A finished run of another config is refused, not reported as this one.
     with pytest.raises(ValueError, match=r"full-s0.*another config.*\['epochs'\]"):
         ablation.run_ablation(smoke(epochs=2), variants, ["full"], command="pytest", seeds=[0], out_dir=str(tmp_path))
+
+    # A config that lists a model setting at the method's default still reads back runs that left it out;
+    # the same setting at another value is refused, naming it.
+    default_kl = inspect.signature(methods.get_method("coophash").__init__).parameters["kl_weight"].default
+    assert "kl_weight" not in smoke().model
+    explicit = smoke(epochs=1, model=dict(smoke().model, kl_weight=default_kl))
+    assert [run.map_all for run in ablation.run_ablation(explicit, variants, ["full"], command="pytest", seeds=[0],
+                                                          out_dir=str(tmp_path))] == [runs[0].map_all]
+    other = smoke(epochs=1, model=dict(smoke().model, kl_weight=default_kl / 2))
+    with pytest.raises(ValueError, match=r"full-s0.*another config.*model\.kl_weight"):
+        ablation.run_ablation(other, variants, ["full"], command="pytest", seeds=[0], out_dir=str(tmp_path))
 
     table = ablation.summarize(runs).splitlines()
     assert len(table) == 4 and table[2].startswith("| full | ")
