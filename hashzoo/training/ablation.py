@@ -67,7 +67,7 @@ def _without_model_defaults(config_dict):
     """
     try:
         method = methods.get_method(config_dict.get("method"))
-    except (KeyError, ValueError):
+    except ValueError:  # an unknown method: nothing to compare its arguments with
         return config_dict
     defaults = {name: _as_json(parameter.default)
                 for name, parameter in inspect.signature(method.__init__).parameters.items()
