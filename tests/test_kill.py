@@ -9,6 +9,7 @@ and holds the whole history, temporaries are cleaned) or a clear refusal
 (exit 2, an `error:` line naming the backup folder and what differs).
 """
 
+import inspect
 import json
 import os
 import pathlib
@@ -21,7 +22,7 @@ import numpy as np
 import pytest
 
 import hashzoo
-from hashzoo import data, training
+from hashzoo import data, methods, training
 from hashzoo.training import backup as backup_lib
 from hashzoo.utils import io
 from tests.helpers import EpochsSeen, KillAfterEpoch, Killed
@@ -143,6 +144,7 @@ def test_a_run_killed_mid_epoch_resumes_and_a_rerun_with_other_arguments_is_refu
         (smoke(epochs=3), "run.config.epochs: 2 -> 3"),
         (smoke(model=dict(smoke().model, langevin_steps=3)), "run.config.model.langevin_steps: 2 -> 3"),
         (smoke(seed=7), "run.config.seed: 0 -> 7"),
+        (smoke(model=dict(smoke().model, kl_weight=0.5)), "run.config.model.kl_weight: <absent> -> 0.5"),
     ]:
         for overwrite in (False, True):
             with pytest.raises(backup_lib.FingerprintMismatch, match="holds a killed run with other settings") as error:
@@ -153,7 +155,11 @@ def test_a_run_killed_mid_epoch_resumes_and_a_rerun_with_other_arguments_is_refu
     assert {p.name: p.read_bytes() for p in backup.iterdir() if p.is_file()} == before, "a refusal changes nothing"
     assert not out.exists()
 
-    done = tool(args, tmp_path)
+    # (e) the same run spelled with a model argument at the method's default (a config that starts to
+    # list it) is the same run: it resumes. A non-default value was refused in (d).
+    default_kl = inspect.signature(methods.get_method("coophash").__init__).parameters["kl_weight"].default
+    assert "kl_weight" not in smoke().model
+    done = tool([*args, "--model_override", f"kl_weight={default_kl!r}"], tmp_path)
     assert done.returncode == 0, done
     assert "resuming the fit from" in done.stdout and "after epoch 1 of 2" in done.stdout
     assert "Epoch 1/2" not in done.stdout and "Epoch 2/2" in done.stdout
@@ -230,6 +236,32 @@ def test_stale_temporaries_are_cleaned_but_never_a_live_writers(tmp_path):
     finally:
         alive.kill()
         alive.wait()
+
+
+def test_fingerprints_compare_with_model_arguments_at_the_methods_defaults_left_out(tmp_path):
+    from hashzoo.training.core import canonical_fingerprint
+
+    default_kl = inspect.signature(methods.get_method("coophash").__init__).parameters["kl_weight"].default
+
+    def fingerprint(model, method="coophash"):
+        return {"method": "CoopHash", "run": {"config": {"method": method, "bits": 8, "model": model}}}
+
+    assert canonical_fingerprint(fingerprint({"kl_weight": default_kl, "cooperative": False})) == \
+        fingerprint({"cooperative": False})
+    assert canonical_fingerprint(fingerprint({"kl_weight": default_kl / 4})) == fingerprint({"kl_weight": default_kl / 4})
+    unknown = fingerprint({"kl_weight": default_kl}, method="no-such-method")
+    assert canonical_fingerprint(unknown) == unknown, "an unknown method's arguments are kept"
+    finetune = {"method": "CoopHash", "run": {"parent_sha256": "ab", "bits": 8}}
+    assert canonical_fingerprint(finetune) == finetune
+
+    backup_lib.RunBackup(tmp_path / "b", fingerprint=fingerprint({})).ensure()
+    backup_lib.RunBackup(tmp_path / "b", fingerprint=fingerprint({"kl_weight": default_kl}),
+                         canonical=canonical_fingerprint).open()
+    with pytest.raises(backup_lib.FingerprintMismatch, match=r"run\.config\.model\.kl_weight: <absent> -> 0\.5"):
+        backup_lib.RunBackup(tmp_path / "b", fingerprint=fingerprint({"kl_weight": 0.5}),
+                             canonical=canonical_fingerprint).open()
+    with pytest.raises(backup_lib.FingerprintMismatch, match=r"run\.config\.model\.kl_weight"):
+        backup_lib.RunBackup(tmp_path / "b", fingerprint=fingerprint({"kl_weight": default_kl})).open()
 
 
 # Slow: tests/test_finetune.py resumes a killed fine-tune in-process, test_training.py kills the best-weights

@@ -16,7 +16,6 @@ in progress.
 
 import argparse
 import dataclasses
-import inspect
 import json
 import os
 import re
@@ -25,9 +24,8 @@ import time
 
 import numpy as np
 
-from hashzoo import methods
 from hashzoo.training.backup import fingerprint_differences
-from hashzoo.training.config import load_config, parse_model_overrides
+from hashzoo.training.config import load_config, parse_model_overrides, without_default_model_arguments
 from hashzoo.training.run import train
 
 
@@ -51,32 +49,6 @@ def variant_folder_name(variant, seed):
     return f"{slug}-s{seed}"
 
 
-def _as_json(value):
-    """`value` as a config file stores it (tuples become lists), or None when JSON cannot hold it."""
-    try:
-        return json.loads(json.dumps(value))
-    except (TypeError, ValueError):
-        return None
-
-
-def _without_model_defaults(config_dict):
-    """`config_dict` with the model arguments that equal the method's own defaults left out.
-
-    A config that starts to list a setting at its default value (a variant made explicit) still
-    matches the runs recorded before, which left it out; a setting at any other value still differs.
-    """
-    try:
-        method = methods.get_method(config_dict.get("method"))
-    except ValueError:  # an unknown method: nothing to compare its arguments with
-        return config_dict
-    defaults = {name: _as_json(parameter.default)
-                for name, parameter in inspect.signature(method.__init__).parameters.items()
-                if parameter.default is not inspect.Parameter.empty}
-    model = {name: value for name, value in (config_dict.get("model") or {}).items()
-             if not (name in defaults and defaults[name] is not None and _as_json(value) == defaults[name])}
-    return dict(config_dict, model=model)
-
-
 def _finished_run(folder, config, variant):
     """The `AblationRun` of a finished preset folder, or None when `folder` holds no finished run.
 
@@ -88,8 +60,8 @@ def _finished_run(folder, config, variant):
         return None
     with open(path) as handle:
         metadata = json.load(handle)
-    differences = fingerprint_differences(_without_model_defaults(metadata.get("config") or {}),
-                                          _without_model_defaults(config.to_dict()))
+    differences = fingerprint_differences(without_default_model_arguments(metadata.get("config") or {}),
+                                          without_default_model_arguments(config.to_dict()))
     if differences:
         shown = "; ".join(f"{key}: {old!r} recorded, {new!r} asked for" for key, old, new in differences)
         raise ValueError(

@@ -357,12 +357,17 @@ class RunBackup:
             file.
         about: JSON-ready facts recorded beside the fingerprint but not
             compared (the command line, the data's name).
+        canonical: a function applied to the folder's fingerprint and to
+            this run's before `open` compares them, so that two spellings
+            of one run match (`core.canonical_fingerprint`); None compares
+            them as they are.
     """
 
-    def __init__(self, folder, fingerprint=None, about=None):
+    def __init__(self, folder, fingerprint=None, about=None, canonical=None):
         self.folder = pathlib.Path(folder)
         self.fingerprint = _plain(fingerprint) if fingerprint is not None else None
         self.about = _plain(about or {})
+        self.canonical = canonical
 
     # -- files ----------------------------------------------------------------------
 
@@ -492,7 +497,10 @@ class RunBackup:
                 )
             return self
         if self.fingerprint is not None:
-            differences = fingerprint_differences(stored.get("fingerprint"), self.fingerprint)
+            recorded, asked = _plain(stored.get("fingerprint") or {}), self.fingerprint
+            if self.canonical is not None:
+                recorded, asked = self.canonical(recorded), self.canonical(asked)
+            differences = fingerprint_differences(recorded, asked)
             if differences:
                 raise FingerprintMismatch(self.folder, differences, (stored.get("about") or {}).get("command"))
         return self

@@ -7,6 +7,7 @@ variant that trains in about a minute on a CPU (big_vision's `runlocal`).
 
 import dataclasses
 import importlib.util
+import inspect
 import json
 import pathlib
 
@@ -69,6 +70,38 @@ class TrainConfig:
         if not self.min_steps:
             del record["min_steps"]
         return record
+
+
+def _as_json(value):
+    """`value` as a config file stores it (tuples become lists), or None when JSON cannot hold it."""
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def without_default_model_arguments(config_dict):
+    """`config_dict` (a `TrainConfig.to_dict()`) with the model arguments at the method's own defaults left out.
+
+    Two spellings of one run: a config that starts to list a setting at its
+    default value (a variant made explicit) describes the same model as the
+    runs recorded before, which left it out. A setting at any other value, or
+    one whose default is None, is kept. Used wherever a recorded config is
+    compared with the one asked for: resuming a backup, reading back an
+    ablation run (docs/zoo.md, "Training runs").
+    """
+    from hashzoo import methods  # imported here: reading a config must not import every method
+
+    try:
+        method = methods.get_method(config_dict.get("method"))
+    except ValueError:  # an unknown method: nothing to compare its arguments with
+        return config_dict
+    defaults = {name: _as_json(parameter.default)
+                for name, parameter in inspect.signature(method.__init__).parameters.items()
+                if parameter.default is not inspect.Parameter.empty}
+    model = {name: value for name, value in (config_dict.get("model") or {}).items()
+             if not (name in defaults and defaults[name] is not None and _as_json(value) == defaults[name])}
+    return dict(config_dict, model=model)
 
 
 def config_dir():

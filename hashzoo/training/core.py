@@ -48,6 +48,7 @@ from hashzoo import distribute
 from hashzoo.models.hooks import StageContext
 from hashzoo.training.backup import KillPoint, RunBackup
 from hashzoo.training.callbacks import KeepBestEpoch, NonFiniteLossError, StopOnNonFinite
+from hashzoo.training.config import without_default_model_arguments
 from hashzoo.training.evaluation import evaluate_split, result_records, split_record
 from hashzoo.utils import io
 from hashzoo.utils.validation import check_non_negative_int, check_positive_int
@@ -237,6 +238,20 @@ def run_fingerprint(dataset, parts, protocol, options, method_class, optimizers,
         # (before per-epoch orders and saved random streams) cannot resume exactly, so it is refused.
         "training_state": TRAINING_STATE_VERSION,
     }
+
+
+def canonical_fingerprint(fingerprint):
+    """`fingerprint` as a backup's is compared with it: its config's model arguments at the method's defaults left out.
+
+    A config that starts to list a setting at its default (a variant made
+    explicit) still resumes the runs killed before, which left it out; a
+    setting at any other value still differs. Fingerprints without a config
+    (fine-tuning's) are returned as they are.
+    """
+    run = fingerprint.get("run") if isinstance(fingerprint, dict) else None
+    if not isinstance(run, dict) or not isinstance(run.get("config"), dict):
+        return fingerprint
+    return dict(fingerprint, run=dict(run, config=without_default_model_arguments(run["config"])))
 
 
 def check_training_data(method_class, dataset, data_name):
@@ -536,6 +551,7 @@ def _run(build, dataset, protocol, out_dir, *, options, method_class, optimizers
         backup_folder(out_dir),
         fingerprint=run_fingerprint(dataset, parts, protocol, options, method_class, optimizers, fingerprint),
         about={"command": options.command or " ".join(sys.argv), "data": data_name},
+        canonical=canonical_fingerprint,
     )
     if chief_backup is not None:
         backup.copy_from(chief_backup)
