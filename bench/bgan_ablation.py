@@ -8,7 +8,9 @@ and epochs, and prints mAP@all and P@100 on the config's protocol:
   still trains as a feature extractor for the content loss);
 - fixed slope (k = 1 throughout, the authors' final release).
 
-The table in docs/bgan.md is this script's output.
+The digits tables in docs/bgan.md ("Ablation") are this script's output on
+the config of the time, before batch-norm recalibration (the page says how
+to rerun them).
 
     python bench/bgan_ablation.py --config bgan_digits --bits 32
     python bench/bgan_ablation.py --config bgan_cifar10 --bits 32 --epochs 4

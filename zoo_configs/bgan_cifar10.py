@@ -2,8 +2,9 @@
 
 `data` defaults to the real 6,102-image subset shipped to developers with the
 `cifar10-subset` protocol (4,050 training images); with the full download use
-`--data <cifar-10-batches-py> --protocol cifar10-1` (the paper's split, trained
-on 5,000 images).
+`--data <cifar-10-batches-py> --protocol cifar10-1` (the paper's 1,000 queries
+and 59,000 database images; it trains on 5,000 where the authors' code used
+10,000).
 
 hashzoo's choices for CPU training (docs/bgan.md gives the measurements):
 - width 0.5 and G/D at 16x16 (`gan_size=16`, real images resized): the
@@ -28,7 +29,8 @@ hashzoo's choices for CPU training (docs/bgan.md gives the measurements):
 The `paper` variant is the full-size setting (width 1, G/D at 32x32, dropout
 0.5, Adam lr 1e-3, 51 epochs, pixel features), about 3.5 hours on 2 CPU cores;
 `pixels` is the default with pixel K-NN features and `random_conv` the default
-as it was before the k-means features (the published 16- and 64-bit presets).
+as it was before the k-means features (the presets published before session 12,
+and the BGAN that `spah_cifar10` compares with on equal features).
 """
 
 from hashzoo.training.config import TrainConfig

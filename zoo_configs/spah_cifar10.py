@@ -7,8 +7,10 @@ the one SSDH's code uses).
 
 The CPU settings copy `bgan_cifar10` (docs/bgan.md gives their measurements)
 so that SPAH and BGAN compare on equal networks and budget: width 0.5, G and
-D at 16x16, 12 epochs (at least 1,200 steps on smaller data, as BGAN's), and
-S built from the frozen random-conv features (`random_conv`). One choice was made on CIFAR's validation split: the
+D at 16x16, 12 epochs (at least 1,200 steps on smaller data, as BGAN's). S is
+built from the frozen random-conv features (`random_conv`), which BGAN's config
+used until it moved to `kmeans` features (`bgan_cifar10:random_conv` keeps
+them, the BGAN that SPAH compares with on equal features). One choice was made on CIFAR's validation split: the
 balanced similarity loss (`similarity_balance="balanced"`; on digits it
 measured worse, so `spah_digits` keeps the plain one). Everything else (S's
 rules, the loss weights, the optimizers, no encoder dropout, batch 40) is read
@@ -24,7 +26,8 @@ from hashzoo.training.variants import select_variant
 DIGITS_CONFIG = pathlib.Path(__file__).with_name("spah_digits.py")
 # bgan_cifar10's step budget: 12 epochs on this subset, kept on smaller data (docs/zoo.md, "Training runs").
 MIN_STEPS = 1200
-# What CIFAR changes in spah_digits' settings: bgan_cifar10's network size, S from random-conv features, and
+# What CIFAR changes in spah_digits' settings: bgan_cifar10's network size, S from random-conv features (as
+# bgan_cifar10:random_conv), and
 # the balanced L_S (chosen on validation, docs/spah.md, "Configs").
 CIFAR_MODEL = dict(width=0.5, gan_size=16, feature_extractor="random_conv", similarity_balance="balanced")
 

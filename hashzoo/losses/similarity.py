@@ -78,7 +78,7 @@ def neighbourhood_loss(codes, other_codes, similarity, balance="none", normalize
     """BGAN's neighbourhood term for a ±1 S, plain or with its two kinds of pair balanced.
 
     `balance="none"` is `pairwise_similarity_loss`, the mean over every pair.
-    On a K-NN graph most pairs are -1 (92 % with the CIFAR-10 config's `random_conv` features), and an
+    On a K-NN graph most pairs are -1 (about 91 % with the CIFAR-10 config's `kmeans` features), and an
     L-bit code cannot be the opposite of most other codes, so that mean is
     ruled by targets no code can meet. `balance="balanced"` gives the
     positive and the negative pairs half the loss each,
