@@ -493,6 +493,19 @@ def test_a_config_records_min_steps_only_when_set():
         config.replace(min_steps=-5)
 
 
+@pytest.mark.parametrize("name", ["bgan_cifar10", "spah_cifar10", "coophash_cifar10", "coophash_cifar10:augmented"])
+def test_a_cifar_config_step_floor_leaves_the_subset_at_its_epochs_and_raises_them_on_smaller_data(name):
+    # The floor is what the config's epochs are on the CIFAR-10 subset it was written for (4,050 training
+    # images): the presets' training is unchanged there, and a smaller split gets more epochs.
+    config = training.load_config(name)
+    options = core.RunOptions(epochs=config.epochs, batch_size=config.batch_size, min_steps=config.min_steps)
+    steps_per_epoch = 4050 // config.batch_size
+    assert config.min_steps > 0 and config.min_steps <= config.epochs * steps_per_epoch < config.min_steps + steps_per_epoch
+    assert options.for_train_size(4050).epochs == config.epochs
+    assert options.for_train_size(1750).epochs > config.epochs  # cifar_grey24's training split
+    assert training.load_config(name.split(":")[0] + ":smoke").min_steps == 0  # tests stay one epoch
+
+
 def test_train_cli_exits_3_when_a_non_finite_loss_stopped_it(tmp_path):
     script = f"""
 import runpy, sys
