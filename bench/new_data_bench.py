@@ -26,9 +26,10 @@ Datasets (built once into `--work/data/`, as PNG class folders):
 Each run is `python tools/train.py --config <config> --data <folder> --out
 <work>/runs/<config>-<dataset>`; its log is beside it (`.log`). A finished
 run is not trained again (delete its folder to redo it). This is a bench, not
-a test: the default datasets took about two and a half hours on 2 CPU cores shared with other work,
-before `coophash_cifar10`'s step floor (session 23) raised its epochs on these folders from 30 to 79
-(`digits28`) and 70 (`cifar_grey24`), about an hour and a half more.
+a test: the default datasets took about two and a half hours on 2 CPU cores shared with other work
+on 2026-11-28, before the configs' step floors; `coophash_cifar10`'s alone (session 23) raises its
+epochs on these folders from 30 to 79 (`digits28`) and 70 (`cifar_grey24`), about an hour and a half
+more.
 """
 
 import argparse
