@@ -21,6 +21,10 @@ positives and negatives weighted to half each). PCA-ITQ on the same features
 is printed for reference. Labels only score the codes.
 
     nice -n 5 python bench/graph_fit.py --data cifar10-subset --protocol cifar10-subset --features kmeans+hog
+
+`--features array:F.npy` takes features of every image of the dataset (rows
+in dataset order, e.g. from `bench/contrastive_features.py --save F.npy`); the
+graph is then built from their train rows.
 """
 
 import argparse
@@ -87,10 +91,15 @@ def main():
     started = time.perf_counter()
     # S exactly as BGAN builds it: features of the train images alone. The linear hash and PCA-ITQ need
     # features of query and database images too, from one extraction over every image.
-    graph_f = similarity.extract_features(dataset.images[split.train], args.features,
-                                          seed=similarity.GRAPH_FEATURES_SEED)
-    features = similarity.extract_features(dataset.images, args.features,
-                                           seed=similarity.GRAPH_FEATURES_SEED).astype("float32")
+    if args.features.startswith("array:"):
+        # Features computed elsewhere for every image in dataset order (bench/contrastive_features.py --save).
+        features = similarity.extract_features(dataset.images, args.features).astype("float32")
+        graph_f = features[split.train]
+    else:
+        graph_f = similarity.extract_features(dataset.images[split.train], args.features,
+                                              seed=similarity.GRAPH_FEATURES_SEED)
+        features = similarity.extract_features(dataset.images, args.features,
+                                               seed=similarity.GRAPH_FEATURES_SEED).astype("float32")
     train_f = features[split.train]
     matrix = bgan_similarity(graph_f, k1=args.k1, k2=args.k2)
     dense = matrix.dense().astype("float32")

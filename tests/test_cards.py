@@ -103,7 +103,7 @@ def test_the_recorded_feature_floor_of_a_graph_preset_equals_a_fresh_computation
 def test_only_unsupervised_methods_that_build_a_graph_from_features_get_a_feature_floor():
     assert floors.graph_features(_metadata("coophash-digits-32")) is None  # supervised
     assert floors.feature_floors(_metadata("coophash-digits-32")) == []
-    assert floors.graph_features(_metadata("bgan-cifar10-32")) == ("kmeans", None)
+    assert floors.graph_features(_metadata("bgan-cifar10-32")) == ("kmeans+hog", None)
     no_extractor = _metadata("bgan-digits-32")
     del no_extractor["config"]["model"]["feature_extractor"]
     assert floors.graph_features(no_extractor) == ("pixels", None)  # the method's default
