@@ -8,10 +8,12 @@ read, and prints, for the net's pooled features (standardised, PCA to 256 and
 L2-normalised like every extractor of `hashzoo.similarity`):
 
 - `purity@K` over the train images every 10 epochs (the only place labels
-  are read, as in `bench/graph_purity.py`);
+  are read, as in `bench/graph_purity.py`), post-processed over the train
+  images alone, as a method's graph features are;
 - at the end, PCA-ITQ's mAP@all on the query/database split, fitted on the
-  train rows of the features of every image: the floor a method that builds
-  its graph from these features has to beat.
+  train rows of the features of every image (post-processed over all
+  images, like `--save`): the floor a method that builds its graph from these
+  features has to beat.
 
 `--save F.npy` writes the features of every image (rows in dataset order);
 `python bench/graph_fit.py --features array:F.npy` then fits free codes to the

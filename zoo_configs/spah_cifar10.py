@@ -9,7 +9,8 @@ The CPU settings copy `bgan_cifar10` (docs/bgan.md gives their measurements)
 so that SPAH and BGAN compare on equal networks and budget: width 0.5, G and
 D at 16x16, 12 epochs (at least 1,200 steps on smaller data, as BGAN's). S is
 built from the frozen random-conv features (`random_conv`), which BGAN's config
-used until it moved to `kmeans` features (`bgan_cifar10:random_conv` keeps
+used until it moved to `kmeans` features in session 12 (`kmeans+hog` since
+session 24; `bgan_cifar10:random_conv` keeps
 them, the BGAN that SPAH compares with on equal features). One choice was made on CIFAR's validation split: the
 balanced similarity loss (`similarity_balance="balanced"`; on digits it
 measured worse, so `spah_digits` keeps the plain one). Everything else (S's
