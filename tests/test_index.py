@@ -261,6 +261,24 @@ def _milvus_lite_or_skip():
         pytest.skip(f"milvus-lite cannot be imported here ({error}); it has wheels for Linux and macOS only")
 
 
+def test_a_local_milvus_file_waits_longer_for_its_server_than_a_remote_uri(monkeypatch):
+    """milvus-lite starts a server process per file; pymilvus's default 10 s connect wait failed once on a busy
+    CI machine, so local files get `LOCAL_CONNECT_TIMEOUT_S`; a server URI keeps pymilvus's default."""
+    from hashzoo.index import milvus_available, milvus_store
+
+    if not milvus_available():
+        pytest.skip("pymilvus is not installed: `pip install 'hashzoo[milvus]'` (part of `.[dev]`)")
+    import pymilvus
+
+    seen = []
+    monkeypatch.setattr(pymilvus, "MilvusClient", lambda uri, **kwargs: seen.append((uri, kwargs)))
+    milvus_store._client("/data/codes.db", None)
+    milvus_store._client("http://search.internal:19530", "user:secret")
+    assert seen == [("/data/codes.db", {"timeout": milvus_store.LOCAL_CONNECT_TIMEOUT_S}),
+                    ("http://search.internal:19530", {"token": "user:secret"})]
+    assert milvus_store.LOCAL_CONNECT_TIMEOUT_S > 10
+
+
 def test_milvus_equals_numpy_and_faiss_on_ties(tmp_path):
     """Tie-heavy codes, inserted in small batches: ids, distances and tie order equal numpy's,
     also at the top-k boundary, for range search, user ids, and after reopening the collection."""

@@ -28,6 +28,10 @@ CONSISTENCY_LEVELS = ("Strong", "Bounded", "Session", "Eventually")
 _FIELDS = ("pos", "user_id", "code")
 
 
+#: Seconds to wait for an embedded milvus-lite server to accept the connection.
+LOCAL_CONNECT_TIMEOUT_S = 60
+
+
 def milvus_available():
     """True when `pymilvus` imports (the `.[milvus]` extra)."""
     try:
@@ -46,6 +50,10 @@ def _client(uri, token):
             "`pip install 'hashzoo[milvus]'`."
         ) from error
     kwargs = {"token": token} if token else {}
+    if is_local_uri(uri):
+        # milvus-lite starts a server process for the file; on a busy machine its socket can take longer than
+        # pymilvus's default 10 s connect wait to appear. The timeout covers the connection only.
+        kwargs["timeout"] = LOCAL_CONNECT_TIMEOUT_S
     return MilvusClient(str(uri), **kwargs)
 
 
