@@ -15,6 +15,14 @@ labels never read) and fits, by full-batch Adam on the dense S:
   the train rows and scored on the protocol's query / database split like
   every method -- a floor an image encoder should beat.
 
+Beside them, on the same halves of the train images, what the features
+themselves allow (`--no-rankings` skips these; they need an N x N inverse):
+their real-valued cosine ranking, which the graph's K-NN lists only sample; a
+diffusion ranking on their K-NN graph (a random walk with restart, which
+often lifts such rankings); and PCA-ITQ codes at the same length. If even the
+real-valued ranking is only a little above PCA-ITQ's codes, no code fitted to
+a graph of these features can pass PCA-ITQ on them by much.
+
 Each under the neighbourhood losses of `hashzoo.losses` that BGAN offers
 (`neighbourhood_balance`: `none`, BGAN's mean over all pairs; `balanced`,
 positives and negatives weighted to half each). PCA-ITQ on the same features
@@ -51,6 +59,40 @@ def score(codes_query, query_y, codes_database, database_y, bits):
     return result.metrics["mAP@all"]
 
 
+def ranking_map(scores, labels):
+    """mAP@all of a real-valued ranking of train images, even rows querying odd rows (as the free codes)."""
+    queries, items = np.arange(0, len(labels), 2), np.arange(1, len(labels), 2)
+    order = np.argsort(-scores[np.ix_(queries, items)], axis=1, kind="stable")
+    relevant = labels[items][order] == labels[queries][:, None]
+    precision = np.cumsum(relevant, axis=1) / np.arange(1, len(items) + 1)
+    return float(np.mean((precision * relevant).sum(1) / np.maximum(relevant.sum(1), 1)))
+
+
+def diffusion_scores(unit, k=50, alpha=0.9, power=3):
+    """(I - alpha A)^-1 of the symmetric, degree-normalised K-NN graph with cosine^power weights."""
+    cosine = unit @ unit.T
+    np.fill_diagonal(cosine, -np.inf)
+    neighbours = np.argpartition(-cosine, k, axis=1)[:, :k]
+    rows = np.arange(len(unit))[:, None]
+    weights = np.zeros_like(cosine)
+    weights[rows, neighbours] = np.maximum(cosine[rows, neighbours], 0) ** power
+    weights = np.maximum(weights, weights.T)
+    scale = 1 / np.sqrt(np.maximum(weights.sum(1), 1e-12))
+    return np.linalg.inv(np.eye(len(unit)) - alpha * scale[:, None] * weights * scale[None, :])
+
+
+def train_rankings(train_f, train_y, bits, seed):
+    """What the features allow on the free codes' halves: cosine and diffusion rankings, PCA-ITQ codes."""
+    centred = train_f - train_f.mean(0)
+    unit = centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12)
+    codes = baselines.PCAITQ(bits, seed=seed).fit(train_f).encode(train_f).astype("float32")
+    return {
+        "real-valued cosine ranking of the features": ranking_map(unit @ unit.T, train_y),
+        "diffusion ranking on their 50-NN graph": ranking_map(diffusion_scores(unit), train_y),
+        f"PCA-ITQ codes, {bits} bits": score(codes[0::2], train_y[0::2], codes[1::2], train_y[1::2], bits),
+    }
+
+
 def fit(parameters, hash_of, target, balance, steps, learning_rate, quantization=1.0):
     """Full-batch Adam on the neighbourhood loss (+ quantisation), slope raised as BGAN's schedule does."""
     # A tiny epsilon: the mean over N^2 pairs gives per-code gradients of order 1/N, which the default would swamp.
@@ -82,6 +124,8 @@ def main():
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--learning_rate", type=float, default=1e-2)
     parser.add_argument("--balances", nargs="+", default=["none", "balanced"])
+    parser.add_argument("--no-rankings", dest="rankings", action="store_false",
+                        help="skip the rankings of the train images by the features themselves.")
     parser.add_argument("--seed", type=int, default=0, help="seeds the fits and PCA-ITQ (features use BGAN's).")
     args = parser.parse_args()
 
@@ -111,10 +155,14 @@ def main():
     itq_score = score(itq.encode(features[split.query]).astype("float32"), labels[split.query],
                       itq.encode(features[split.database]).astype("float32"), labels[split.database], args.bits)
     print(f"PCA-ITQ on the same features, query/database mAP@all: {itq_score:.4f}")
+    train_y = labels[split.train]
+    if args.rankings:
+        print("Train images by the features themselves (even rows query odd rows), mAP@all:")
+        for name, value in train_rankings(train_f, train_y, args.bits, args.seed).items():
+            print(f"  {name}: {value:.4f}")
     print("| loss (neighbourhood_balance) | free codes: final loss | free codes: train mAP@all "
           "| linear on features: final loss | linear: query/database mAP@all |")
     print("|---|---|---|---|---|")
-    train_y = labels[split.train]
     for balance in args.balances:
         rng = np.random.default_rng(args.seed)
         z = tf.Variable(rng.normal(0, 0.1, (len(train_f), args.bits)).astype("float32"))

@@ -43,6 +43,28 @@ def test_the_trunk_pools_to_eight_times_its_width_on_any_image_size():
     assert head(features).shape == (2, 128)
 
 
+def test_a_ranking_that_puts_every_same_class_item_first_scores_one_and_a_reversed_one_less():
+    bench = load_bench("graph_fit")
+    labels = np.array([0, 0, 1, 1, 0, 1, 2, 2])
+    same = (labels[:, None] == labels[None, :]).astype("float64")
+    assert bench.ranking_map(same, labels) == 1.0
+    assert bench.ranking_map(-same, labels) < 0.5
+
+
+def test_diffusion_ranks_the_far_end_of_a_chain_above_a_closer_point_off_the_chain():
+    bench = load_bench("graph_fit")
+    # A chain of unit vectors in the xy-plane (each one's nearest neighbour is the previous link) and a
+    # pair off the plane, closer in cosine to the chain's start than the chain's far end is.
+    chain = np.array([0.0, 0.3, 0.65, 1.05, 1.5])
+    pair = np.array([0.9, 1.0])
+    unit = np.concatenate([np.stack([np.cos(chain), np.sin(chain), 0 * chain], axis=1),
+                           np.stack([np.cos(pair), 0 * pair, np.sin(pair)], axis=1)])
+    assert unit[0] @ unit[5] > unit[0] @ unit[4]
+    scores = bench.diffusion_scores(unit, k=1, alpha=0.99, power=1)
+    np.testing.assert_allclose(scores, scores.T, atol=1e-8)
+    assert scores[0, 4] > scores[0, 5]
+
+
 def run(script, *arguments):
     result = subprocess.run([sys.executable, os.path.join(ROOT, "bench", script), *arguments],
                             capture_output=True, text=True, timeout=600)
@@ -62,6 +84,7 @@ def test_features_saved_for_every_image_feed_graph_fit(tmp_path):
     fitted = run("graph_fit.py", "--data", "digits", "--protocol", "digits", "--features", f"array:{saved}",
                  "--steps", "3", "--balances", "balanced")
     assert "| balanced |" in fitted
+    assert "real-valued cosine ranking of the features:" in fitted and "diffusion ranking" in fitted
 
 
 def test_graph_fit_refuses_an_array_with_other_rows_than_the_dataset(tmp_path):
