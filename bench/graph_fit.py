@@ -49,6 +49,7 @@ import tensorflow as tf  # noqa: E402
 from hashzoo import baselines, data, losses, metrics, similarity  # noqa: E402
 from hashzoo.methods.bgan.schedule import staged_slope  # noqa: E402
 from hashzoo.methods.bgan.similarity import bgan_similarity  # noqa: E402
+from hashzoo.similarity.semantic import unit_rows  # noqa: E402
 
 
 def score(codes_query, query_y, codes_database, database_y, bits):
@@ -83,8 +84,7 @@ def diffusion_scores(unit, k=50, alpha=0.9, power=3):
 
 def train_rankings(train_f, train_y, bits, seed):
     """What the features allow on the free codes' halves: cosine and diffusion rankings, PCA-ITQ codes."""
-    centred = train_f - train_f.mean(0)
-    unit = centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12)
+    unit = unit_rows(train_f - train_f.mean(0))
     codes = baselines.PCAITQ(bits, seed=seed).fit(train_f).encode(train_f).astype("float32")
     return {
         "real-valued cosine ranking of the features": ranking_map(unit @ unit.T, train_y),
