@@ -49,7 +49,7 @@ import tensorflow as tf  # noqa: E402
 from hashzoo import baselines, data, losses, metrics, similarity  # noqa: E402
 from hashzoo.methods.bgan.schedule import staged_slope  # noqa: E402
 from hashzoo.methods.bgan.similarity import bgan_similarity  # noqa: E402
-from hashzoo.similarity.semantic import unit_rows  # noqa: E402
+from hashzoo.similarity import unit_rows  # noqa: E402
 
 
 def score(codes_query, query_y, codes_database, database_y, bits):

@@ -187,3 +187,15 @@ def test_bgan_reads_every_absent_pair_as_minus_one_exactly_as_before():
     block = s.tf_block_fn()(tf.constant(rows), tf.constant(cols))
     assert block.dtype == tf.float32
     np.testing.assert_array_equal(block.numpy(), dense[rows][:, cols])
+
+
+def test_unit_rows_scales_rows_keeps_zero_rows_and_names_bad_input():
+    unit = similarity.unit_rows([[3.0, 4.0], [0.0, 0.0]])
+    assert unit.dtype == np.float32
+    np.testing.assert_allclose(unit, [[0.6, 0.8], [0.0, 0.0]], rtol=1e-6)
+    with pytest.raises(ValueError, match=r"\[N, D\].*shape \(3,\)"):
+        similarity.unit_rows([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        similarity.unit_rows([[1.0, np.nan]])
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        similarity.cosine_knn([[1.0, 0.0], [np.inf, 1.0]], 1)

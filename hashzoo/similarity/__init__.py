@@ -44,6 +44,7 @@ from hashzoo.similarity.neighbours import (
     knn_indicator,
     shared_neighbour_sets,
     shared_neighbour_similarity,
+    unit_rows,
 )
 from hashzoo.similarity.semantic import (
     DistanceThresholds,
@@ -84,4 +85,5 @@ __all__ = [
     "semantic_similarity",
     "shared_neighbour_sets",
     "shared_neighbour_similarity",
+    "unit_rows",
 ]

@@ -13,14 +13,18 @@ from hashzoo.similarity.sparse import SparseSimilarity
 from hashzoo.utils.validation import check_positive_int
 
 
-def _unit_rows(features):
+def unit_rows(features):
+    """float32 `[N, D]` features scaled to unit L2 norm (rows of zeros stay zero).
+
+    Raises ValueError naming the shape when `features` is not a non-empty 2-D
+    array, and when it holds NaN or infinity.
+    """
     features = np.asarray(features, np.float32)
     if features.ndim != 2 or not len(features):
         raise ValueError(f"features must be a non-empty [N, D] array, got shape {features.shape}.")
     if not np.all(np.isfinite(features)):
         raise ValueError("features must be finite, found NaN or infinity.")
-    norms = np.linalg.norm(features, axis=1, keepdims=True)
-    return features / np.maximum(norms, 1e-12)
+    return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
 
 
 def cosine_knn(features, k, block_size=1024):
@@ -45,7 +49,7 @@ def cosine_knn(features, k, block_size=1024):
     >>> cosine_knn(f, 1).tolist()
     [[0, 1], [1, 0], [2, 3], [3, 2]]
     """
-    unit = _unit_rows(features)
+    unit = unit_rows(features)
     num_items = len(unit)
     k = check_positive_int(k, "k")
     if k >= num_items:

@@ -46,7 +46,7 @@ import math
 
 import numpy as np
 
-from hashzoo.similarity.neighbours import cosine_knn, knn_indicator, shared_neighbour_similarity
+from hashzoo.similarity.neighbours import cosine_knn, knn_indicator, shared_neighbour_similarity, unit_rows
 from hashzoo.similarity.sparse import SparseSimilarity
 from hashzoo.utils.validation import check_choice, check_non_negative_float, check_positive_int
 
@@ -147,16 +147,6 @@ def distance_thresholds(distances, bin_width=BIN_WIDTH, max_distance=MAX_DISTANC
         return (deviation[left].sum(), int(left.sum())), (deviation[~left].sum(), int((~left).sum()))
 
     return _thresholds_from_moments(counts, bin_width, max_distance, side_sums, (positive_sigmas, negative_sigmas))
-
-
-def unit_rows(features):
-    """float32 features scaled to unit L2 norm (rows of zeros stay zero)."""
-    features = np.asarray(features, np.float32)
-    if features.ndim != 2 or not len(features):
-        raise ValueError(f"features must be a non-empty [N, D] array, got shape {features.shape}.")
-    if not np.all(np.isfinite(features)):
-        raise ValueError("features must be finite, found NaN or infinity.")
-    return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
 
 
 def cosine_distances(unit, rows, cols, max_distance=MAX_DISTANCE):
